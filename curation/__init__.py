@@ -1,0 +1,3 @@
+"""curation: score-aware data ordering for LLM training (no Dagster imports here)."""
+
+__version__ = "0.1.0"

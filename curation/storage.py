@@ -1,0 +1,93 @@
+"""One way to reach files: local paths and ``s3://`` URIs through ``pyarrow.fs``.
+
+Every reader and writer in the library goes through :func:`resolve`, so switching a
+pipeline from local disk to S3 is a configuration change, never a code change.
+S3 credentials come only from the environment (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``); ``AWS_ENDPOINT_URL`` points at an
+S3-compatible server (MinIO, moto) and ``AWS_REGION`` picks the region.
+"""
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+
+@dataclass(frozen=True)
+class Location:
+    """A filesystem plus a path on it (no scheme)."""
+
+    fs: pafs.FileSystem
+    path: str
+    uri: str
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://")
+
+    def join(self, *parts: str) -> "Location":
+        path = posixpath.join(self.path, *parts)
+        uri = f"s3://{path}" if self.is_s3 else path
+        return Location(self.fs, path, uri)
+
+
+def s3_filesystem(endpoint_url: str | None = None, region: str | None = None) -> pafs.S3FileSystem:
+    """An S3 filesystem configured from the environment (never from code or files)."""
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or os.environ.get(
+        "AWS_ENDPOINT_URL_S3"
+    )
+    kwargs: dict = {"region": region or os.environ.get("AWS_REGION", "us-east-1")}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        kwargs["endpoint_override"] = host or scheme
+        kwargs["scheme"] = scheme if host else "https"
+    return pafs.S3FileSystem(**kwargs)
+
+
+def resolve(uri: str | os.PathLike) -> Location:
+    """Map a local path or ``s3://bucket/key`` URI to a :class:`Location`."""
+    text = os.fspath(uri)
+    if text.startswith("s3://"):
+        return Location(s3_filesystem(), text[len("s3://") :].rstrip("/"), text.rstrip("/"))
+    if "://" in text:
+        raise ValueError(f"unsupported URI scheme in {text!r}; use a local path or s3://")
+    path = str(Path(text).expanduser().resolve())
+    return Location(pafs.LocalFileSystem(), path, path)
+
+
+def exists(loc: Location) -> bool:
+    """True when a file or directory exists at ``loc``."""
+    return loc.fs.get_file_info(loc.path).type != pafs.FileType.NotFound
+
+
+def read_bytes(loc: Location) -> bytes:
+    with loc.fs.open_input_stream(loc.path) as f:
+        return f.read()
+
+
+def write_bytes(loc: Location, data: bytes) -> None:
+    """Write a whole object. On S3 a PUT is atomic; locally, callers that need
+    atomicity write to a temporary name and :func:`rename`."""
+    parent = posixpath.dirname(loc.path)
+    if parent and not loc.is_s3:
+        loc.fs.create_dir(parent, recursive=True)
+    with loc.fs.open_output_stream(loc.path) as f:
+        f.write(data)
+
+
+def list_files(loc: Location, suffix: str = "") -> list[Location]:
+    """Files directly under a directory (or the file itself), sorted by name."""
+    info = loc.fs.get_file_info(loc.path)
+    if info.type == pafs.FileType.File:
+        return [loc]
+    if info.type == pafs.FileType.NotFound:
+        raise FileNotFoundError(f"no such file or directory: {loc.uri}")
+    selector = pafs.FileSelector(loc.path, recursive=False)
+    names = sorted(
+        posixpath.basename(i.path)
+        for i in loc.fs.get_file_info(selector)
+        if i.type == pafs.FileType.File and i.path.endswith(suffix)
+    )
+    return [loc.join(n) for n in names]
