@@ -1,0 +1,270 @@
+"""Read raw corpora (jsonl[.gz], parquet, csv; one file or a directory; local or s3://).
+
+The global row index -- files in name order, rows in file order, counted from 0 -- is the
+identity every later stage uses, so reading is deterministic and never reorders rows.
+Everything streams in Arrow record batches so memory stays bounded by the batch size.
+"""
+
+import codecs
+import hashlib
+import json
+import posixpath
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from curation.storage import Location, list_files, resolve
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".ndjson.gz")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+DATA_SUFFIXES = PARQUET_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES
+MAX_LISTED = 10
+_BLOCK = 1 << 20
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be read as documents with unique ids."""
+
+
+def _fmt(items: list) -> str:
+    shown = ", ".join(repr(i) for i in items[:MAX_LISTED])
+    more = f" (and {len(items) - MAX_LISTED} more)" if len(items) > MAX_LISTED else ""
+    return shown + more
+
+
+def _format_of(name: str) -> str | None:
+    lower = name.lower()
+    for fmt, suffixes in (("parquet", PARQUET_SUFFIXES), ("jsonl", JSONL_SUFFIXES),
+                          ("csv", CSV_SUFFIXES)):
+        if lower.endswith(suffixes):
+            return fmt
+    return None
+
+
+def list_corpus_files(uri: str) -> list[Location]:
+    """Data files of a corpus in name order; other files in a directory are ignored."""
+    loc = resolve(uri)
+    try:
+        files = list_files(loc)
+    except FileNotFoundError as exc:
+        raise CorpusError(f"corpus not found: {loc.uri}") from exc
+    if len(files) == 1 and files[0].path == loc.path:
+        if _format_of(loc.path) is None:
+            raise CorpusError(f"unsupported corpus file {loc.uri}; use one of {DATA_SUFFIXES}")
+        return files
+    data = [f for f in files if _format_of(f.path) is not None
+            and not posixpath.basename(f.path).startswith((".", "_"))]
+    if not data:
+        names = [posixpath.basename(f.path) for f in files]
+        raise CorpusError(f"no corpus files ({', '.join(DATA_SUFFIXES)}) in {loc.uri}; "
+                          f"found: {_fmt(names) or 'nothing'}")
+    return data
+
+
+class _Utf8CheckingReader:
+    """File wrapper that validates UTF-8 while pyarrow reads, so text is read only once.
+
+    pyarrow's JSON reader silently replaces invalid bytes with U+FFFD; we want an error
+    that says where the bad byte is.
+    """
+
+    def __init__(self, raw, uri: str):
+        self._raw = raw
+        self._uri = uri
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._offset = 0
+        self._lines = 0
+        self.error: CorpusError | None = None
+        self.closed = False
+
+    def read(self, nbytes: int = -1) -> bytes:
+        data = self._raw.read(nbytes if nbytes is not None and nbytes >= 0 else -1)
+        if self.error is not None:
+            return b""
+        try:
+            self._decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            pos = self._offset + exc.start
+            line = self._lines + data.count(b"\n", 0, max(exc.start, 0)) + 1
+            self.error = CorpusError(
+                f"{self._uri}: invalid UTF-8 byte {data[exc.start:exc.start + 1]!r} at byte "
+                f"offset {pos} (line {line}); re-encode the file as UTF-8")
+            return b""
+        self._offset += len(data)
+        self._lines += data.count(b"\n")
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+        self._raw.close()
+
+
+def _find_broken_json_line(loc: Location) -> str:
+    """Error path only: scan the file to name the first line that is not a JSON object."""
+    with loc.fs.open_input_stream(loc.path, compression="detect") as f:
+        for number, line in enumerate(f.read().split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                if not isinstance(json.loads(line), dict):
+                    return f"line {number} is not a JSON object: {line[:80]!r}"
+            except ValueError as exc:
+                return f"line {number} is not valid JSON ({exc}): {line[:80]!r}"
+    return "no broken line found by a line-by-line scan"
+
+
+def _text_batches(loc: Location, fmt: str, batch_size: int) -> Iterator[pa.RecordBatch]:
+    raw = loc.fs.open_input_stream(loc.path, compression="detect")
+    checked = _Utf8CheckingReader(raw, loc.uri)
+    try:
+        try:
+            if fmt == "jsonl":
+                reader = pajson.open_json(checked, read_options=pajson.ReadOptions(
+                    block_size=16 * _BLOCK))
+            else:
+                reader = pacsv.open_csv(checked, read_options=pacsv.ReadOptions(
+                    block_size=16 * _BLOCK))
+            for batch in reader:
+                if checked.error is not None:
+                    raise checked.error
+                yield from _rebatch(batch, batch_size)
+        except pa.ArrowException as exc:
+            if checked.error is not None:
+                raise checked.error from None
+            if fmt == "jsonl":
+                raise CorpusError(f"{loc.uri}: broken JSON lines file: "
+                                  f"{_find_broken_json_line(loc)}") from exc
+            raise CorpusError(f"{loc.uri}: cannot parse CSV: {exc}") from exc
+        if checked.error is not None:
+            raise checked.error
+    finally:
+        checked.close()
+
+
+def _rebatch(batch: pa.RecordBatch, batch_size: int) -> Iterator[pa.RecordBatch]:
+    for start in range(0, batch.num_rows, batch_size):
+        yield batch.slice(start, batch_size)
+
+
+def _parquet_batches(loc: Location, columns: list[str] | None,
+                     batch_size: int) -> Iterator[pa.RecordBatch]:
+    try:
+        with loc.fs.open_input_file(loc.path) as f:
+            pf = pq.ParquetFile(f)
+            _check_columns(loc, pf.schema_arrow.names, columns)
+            yield from pf.iter_batches(batch_size=batch_size, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        if isinstance(exc, CorpusError):
+            raise
+        raise CorpusError(f"{loc.uri}: corrupt or truncated parquet file ({exc})") from exc
+
+
+def _check_columns(loc: Location, present: list[str], wanted: list[str] | None) -> None:
+    missing = [c for c in wanted or [] if c not in present]
+    if missing:
+        raise CorpusError(f"{loc.uri}: missing column(s) {_fmt(missing)}; "
+                          f"columns present: {_fmt(list(present))}")
+
+
+def _file_batches(loc: Location, columns: list[str] | None,
+                  batch_size: int) -> Iterator[pa.RecordBatch]:
+    fmt = _format_of(loc.path)
+    if fmt == "parquet":
+        yield from _parquet_batches(loc, columns, batch_size)
+        return
+    for batch in _text_batches(loc, fmt, batch_size):
+        if columns is not None:
+            _check_columns(loc, batch.schema.names, columns)
+            batch = batch.select(columns)
+        yield batch
+
+
+def iter_batches(uri: str, columns: list[str] | None = None,
+                 batch_size: int = 8192) -> Iterator[pa.RecordBatch]:
+    """Stream the corpus as record batches in global row order.
+
+    Later files are cast to the first file's schema so consumers see one schema.
+    """
+    schema: pa.Schema | None = None
+    for loc in list_corpus_files(uri):
+        for batch in _file_batches(loc, columns, batch_size):
+            if schema is None:
+                schema = batch.schema
+            elif batch.schema != schema:
+                batch = _conform(loc, batch, schema)
+            if batch.num_rows:
+                yield batch
+
+
+def _conform(loc: Location, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    if set(batch.schema.names) != set(schema.names):
+        raise CorpusError(f"{loc.uri}: columns {batch.schema.names} differ from the first "
+                          f"file's columns {schema.names}")
+    try:
+        return batch.select(schema.names).cast(schema)
+    except (pa.ArrowException, ValueError) as exc:
+        raise CorpusError(f"{loc.uri}: column types {batch.schema} do not match the first "
+                          f"file's types {schema}") from exc
+
+
+def read_ids(uri: str, id_column: str = "id") -> pa.Array:
+    """The id column in global row order, validated: string or int64, no nulls, unique."""
+    chunks = [b.column(0) for b in iter_batches(uri, columns=[id_column])]
+    if not chunks or sum(len(c) for c in chunks) == 0:
+        raise CorpusError(f"corpus {uri} is empty: no rows")
+    ids = pa.chunked_array(chunks).combine_chunks()
+    ids = _normalize_id_type(uri, id_column, ids)
+    if ids.null_count:
+        rows = pc.indices_nonzero(ids.is_null()).to_pylist()
+        raise CorpusError(f"{uri}: {ids.null_count} null value(s) in id column {id_column!r} "
+                          f"at rows {_fmt(rows)}")
+    dupes = duplicate_values(ids)
+    if dupes:
+        raise CorpusError(f"{uri}: duplicate ids in column {id_column!r}: {_fmt(dupes)}")
+    return ids
+
+
+def _normalize_id_type(uri: str, id_column: str, ids: pa.Array) -> pa.Array:
+    if pa.types.is_integer(ids.type):
+        return ids.cast(pa.int64())
+    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+        return ids.cast(pa.string())
+    if pa.types.is_null(ids.type):
+        return ids.cast(pa.string())
+    raise CorpusError(f"{uri}: id column {id_column!r} has type {ids.type}; "
+                      "ids must be strings or integers")
+
+
+def duplicate_values(values: pa.Array, limit: int = MAX_LISTED) -> list:
+    """Up to ``limit`` values that occur more than once (vectorised with value_counts)."""
+    counts = pc.value_counts(values)
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    return repeated.field("values")[:limit].to_pylist()
+
+
+def corpus_version(uri: str) -> str:
+    """Short content hash of the corpus: file names, sizes and content, streamed.
+
+    Names are taken relative to the corpus root, so moving a corpus keeps its version.
+    """
+    digest = hashlib.sha256()
+    for loc in list_corpus_files(uri):
+        content = hashlib.sha256()
+        size = 0
+        with loc.fs.open_input_stream(loc.path) as f:
+            while chunk := f.read(8 * _BLOCK):
+                content.update(chunk)
+                size += len(chunk)
+        digest.update(f"{posixpath.basename(loc.path)}\0{size}\0{content.hexdigest()}\n".encode())
+    return digest.hexdigest()[:16]
