@@ -120,8 +120,7 @@ def resolve_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValueError(
-            f"unknown parameter(s) {unknown} for method {method!r}; "
-            f"allowed: {sorted(allowed)}"
+            f"unknown parameter(s) {unknown} for method {method!r}; allowed: {sorted(allowed)}"
         )
     merged = {**allowed, **params}
     for key, value in merged.items():
@@ -145,7 +144,8 @@ def resolve_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _float32_keys(arr: np.ndarray) -> np.ndarray | None:
     """Order-preserving uint32 keys when ``arr`` is exactly representable as float32."""
-    f32 = arr.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):
+        f32 = arr.astype(np.float32, copy=False)
     if arr.dtype != np.float32 and not np.array_equal(f32, arr):
         return None
     f32 = f32 + np.float32(0.0)  # -0.0 + 0.0 == +0.0: equal scores must get equal keys
@@ -204,11 +204,22 @@ def fold_permutation(n: int, layers: int, zigzag: bool = False) -> np.ndarray:
 
 
 def fold(sorted_positions: np.ndarray, layers: int, zigzag: bool = False) -> np.ndarray:
-    """FO / ZIG on an already sorted list: ``S[0::L] ++ S[1::L] ++ ...``."""
-    return sorted_positions[fold_permutation(sorted_positions.size, layers, zigzag)]
+    """FO / ZIG on an already sorted list: ``S[0::L] ++ S[1::L] ++ ...``.
+
+    Few layers: concatenate strided views (memory-bound copies). Many layers: one
+    gather through :func:`fold_permutation`, so the cost never depends on L.
+    """
+    if layers > 64:
+        return sorted_positions[fold_permutation(sorted_positions.size, layers, zigzag)]
+    parts = [sorted_positions[layer::layers] for layer in range(min(layers, sorted_positions.size))]
+    if zigzag:
+        parts = [p[::-1] if i % 2 == 1 else p for i, p in enumerate(parts)]
+    return np.concatenate(parts) if parts else sorted_positions[:0].copy()
 
 
-def transition_regions(n: int, num_sections: int, folding_ratio: float) -> tuple[list[Region], bool]:
+def transition_regions(
+    n: int, num_sections: int, folding_ratio: float
+) -> tuple[list[Region], bool]:
     """The reference's STR/SAW regions on ranks, and whether any of them was clamped.
 
     Split points use Python's round() (half to even), like the reference.
@@ -228,7 +239,9 @@ def transition_regions(n: int, num_sections: int, folding_ratio: float) -> tuple
     return regions, clamped or overlap
 
 
-def apply_regions(sorted_positions: np.ndarray, regions: list[Region], layers: int, zigzag: bool) -> np.ndarray:
+def apply_regions(
+    sorted_positions: np.ndarray, regions: list[Region], layers: int, zigzag: bool
+) -> np.ndarray:
     """Fold each transition region in place; the stretches between stay sorted."""
     out = sorted_positions
     for region in regions:
@@ -251,8 +264,14 @@ def window_shuffle(order: np.ndarray, window_size: int, seed: int) -> np.ndarray
     return order
 
 
-def segment_order(scores: np.ndarray, x_pct: float, y_pct: float, front_is_high: bool,
-                  back_is_high: bool, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+def segment_order(
+    scores: np.ndarray,
+    x_pct: float,
+    y_pct: float,
+    front_is_high: bool,
+    back_is_high: bool,
+    seed: int,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """SEG: a lowest-x% block first, a highest-y% block last, each block shuffled."""
     n = scores.size
     sorted_pos = stable_argsort(scores, ascending=True)
@@ -329,3 +348,12 @@ def order(scores: Any, method: str, **params: Any) -> Ordering:
     result = np.ascontiguousarray(out, dtype=np.int64).view(Ordering)
     result.metadata = meta
     return result
+
+
+def guideline_metrics(
+    scores: Any, order: Any, batch_size: int = 16, ascending: bool = True
+) -> dict:
+    """The four-guideline measures of an ordering; see :mod:`curation.metrics`."""
+    from curation.metrics import guideline_metrics as _measure
+
+    return _measure(scores, order, batch_size=batch_size, ascending=ascending)
