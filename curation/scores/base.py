@@ -1,0 +1,101 @@
+"""The scorer interface, the registry of scorers, and scoring a whole corpus in batches.
+
+A scorer maps a batch of documents to one float64 per document, higher = harder. Scorers
+that learn from data (``needs_fit = True``) are fitted on a deterministic reference split --
+every ``reference_every``-th row of the corpus, up to ``reference_bytes`` of text -- before
+the scoring pass.
+"""
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.corpus import CorpusError, iter_batches, read_ids
+from curation.scores.builtin import BUILTIN_SCORERS
+from curation.scores.text import TextBatch
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+
+    def fit(self, texts: TextBatch) -> None: ...
+
+    def score(self, texts: TextBatch) -> np.ndarray: ...
+
+
+SCORERS: dict[str, type] = {cls.name: cls for cls in BUILTIN_SCORERS}
+
+
+def register_scorer(cls: type) -> type:
+    """Add a scorer class to the registry (usable as a decorator)."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{cls!r} needs a non-empty string attribute 'name'")
+    SCORERS[name] = cls
+    return cls
+
+
+def get_scorer(name: str, **kwargs) -> Scorer:
+    """A new scorer instance by registry name."""
+    if name not in SCORERS:
+        raise ValueError(f"unknown scorer {name!r}; known: {sorted(SCORERS)}")
+    return SCORERS[name](**kwargs)
+
+
+def _instances(scorers: Sequence[str | Scorer]) -> list[Scorer]:
+    out = [get_scorer(s) if isinstance(s, str) else s for s in scorers]
+    names = [s.name for s in out]
+    if len(set(names)) != len(names) or not names:
+        raise ValueError(f"need one or more scorers with distinct names, got {names}")
+    return out
+
+
+def reference_texts(uri: str, text_column: str = "text", every: int = 10,
+                    max_bytes: int = 8 << 20, batch_size: int = 8192) -> pa.Array:
+    """Every ``every``-th document (global row order), stopping after ``max_bytes``."""
+    picked, size, row = [], 0, 0
+    for batch in iter_batches(uri, columns=[text_column], batch_size=batch_size):
+        rows = np.arange(row, row + batch.num_rows)
+        row += batch.num_rows
+        chosen = batch.column(0).filter(pa.array(rows % every == 0))
+        picked.append(chosen)
+        size += pc.sum(pc.binary_length(chosen)).as_py() or 0
+        if size >= max_bytes:
+            break
+    return pa.concat_arrays(picked) if picked else pa.array([], pa.string())
+
+
+def _check_text(uri: str, batch: pa.RecordBatch, text_column: str) -> pa.Array:
+    text = batch.column(1)
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        raise CorpusError(f"{uri}: text column {text_column!r} has type {text.type}, "
+                          "expected strings")
+    return text
+
+
+def score_corpus(uri: str, scorer_names: Sequence[str | Scorer], text_column: str = "text",
+                 id_column: str = "id", batch_size: int = 8192, progress: bool = True,
+                 reference_every: int = 10, reference_bytes: int = 8 << 20) -> pa.Table:
+    """Score every document: a table with ``id`` and one float64 column per scorer."""
+    from tqdm.auto import tqdm
+
+    scorers = _instances(scorer_names)
+    ids = read_ids(uri, id_column)
+    if any(getattr(s, "needs_fit", False) for s in scorers):
+        reference = reference_texts(uri, text_column, reference_every, reference_bytes)
+        for s in scorers:
+            s.fit(reference)
+    columns: dict[str, list[np.ndarray]] = {s.name: [] for s in scorers}
+    with tqdm(total=len(ids), unit="doc", disable=not progress, desc="scoring") as bar:
+        for batch in iter_batches(uri, columns=[id_column, text_column], batch_size=batch_size):
+            text = _check_text(uri, batch, text_column)
+            for s in scorers:
+                columns[s.name].append(np.asarray(s.score(text), np.float64))
+            bar.update(batch.num_rows)
+    arrays = {name: np.concatenate(parts) if parts else np.zeros(0)
+              for name, parts in columns.items()}
+    return pa.table({"id": ids, **arrays})
