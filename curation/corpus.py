@@ -229,9 +229,11 @@ def read_ids(uri: str, id_column: str = "id") -> pa.Array:
         rows = pc.indices_nonzero(ids.is_null()).to_pylist()
         raise CorpusError(f"{uri}: {ids.null_count} null value(s) in id column {id_column!r} "
                           f"at rows {_fmt(rows)}")
-    dupes = duplicate_values(ids)
-    if dupes:
-        raise CorpusError(f"{uri}: duplicate ids in column {id_column!r}: {_fmt(dupes)}")
+    counts = pc.value_counts(ids)
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated):
+        raise CorpusError(f"{uri}: {len(repeated)} id(s) occur more than once in column "
+                          f"{id_column!r}: {_fmt(repeated[:MAX_LISTED].to_pylist())}")
     return ids
 
 
