@@ -314,6 +314,21 @@ def _train_loop(model: GPT, opt: torch.optim.Optimizer, shards: list[str],
     return losses.numpy(), norms.numpy(), train_s
 
 
+def steps_at_documents(shards: list[str], positions: list[int], config: ProbeConfig) -> list[int]:
+    """Training step at which each document position (0-based, in stream order) is first
+    trained on; the way to turn an ordering's boundaries into ``boundary_steps``."""
+    lengths = np.concatenate([data.doc_lengths(b) for b in
+                              data.iter_record_batches(list(shards), ["text"])])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    plan = data.plan_batches(int(offsets[-1]), config.batch_size, config.context,
+                             config.token_budget)
+    pos = np.asarray(positions, dtype=np.int64)
+    if pos.size and (pos.min() < 0 or pos.max() >= lengths.size):
+        bad = pos[(pos < 0) | (pos >= lengths.size)][:10].tolist()
+        raise data.ProbeDataError(f"document positions out of range 0..{lengths.size - 1}: {bad}")
+    return plan.step_of_offset(offsets[pos]).tolist()
+
+
 def _run_job(job: ProbeJob) -> ProbeResult:
     cfg = replace(job.config, seed=job.seed)
     return train_probe(job.shards, job.eval_sets, cfg, job.boundary_steps, method=job.method)
