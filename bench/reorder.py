@@ -1,0 +1,237 @@
+"""Benchmark: reorder a text corpus by a random permutation (the worst case) into parquet shards.
+
+Baseline, measured in the same run: a bare pyarrow read + write of the same corpus in source
+order with the same writer options. Each side runs in its own subprocess so that its peak RSS
+(``ru_maxrss``) is its own.
+
+    python bench/reorder.py            # ~2 GB of text (cached under var/bench/)
+    python bench/reorder.py --quick    # ~200 MB, also times the gather strategy
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CACHE = ROOT / "var" / "bench"
+MiB = 1 << 20
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+def vocabulary() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """English words with Zipf-like weights (wordfreq), as one byte pool + offsets."""
+    try:
+        from wordfreq import top_n_list
+
+        words = top_n_list("en", 30000)
+    except Exception:  # wordfreq data missing: synthetic words keep the bench usable
+        rng = np.random.default_rng(0)
+        words = [
+            "".join(rng.choice(list("etaoinshrdlu"), rng.integers(2, 10))) for _ in range(30000)
+        ]
+    words = [w + " " for w in words] + [". ", ", ", "\n\n"]
+    data = [w.encode() for w in words]
+    lens = np.array([len(b) for b in data], dtype=np.int64)
+    pool = np.frombuffer(b"".join(data), dtype=np.uint8)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    weights = 1.0 / np.arange(1, len(words) + 1) ** 1.05
+    weights[-3:] = [0.06, 0.05, 0.004]
+    return pool, starts, lens, weights / weights.sum()
+
+
+def make_documents(rng: np.random.Generator, n_docs: int, vocab: tuple, first_id: int) -> pa.Table:
+    """``n_docs`` documents of lognormal length, built without a Python loop over words."""
+    pool, starts, lens, probs = vocab
+    doc_words = np.clip(rng.lognormal(6.0, 1.0, n_docs), 20, 40000).astype(np.int64)
+    word_ids = rng.choice(lens.size, size=int(doc_words.sum()), p=probs)
+    wl = lens[word_ids]
+    total = int(wl.sum())
+    ends = np.cumsum(wl)
+    index = np.repeat(starts[word_ids] - (ends - wl), wl) + np.arange(total)
+    data = pool[index]
+    word_bounds = np.concatenate([[0], ends])
+    offsets = word_bounds[np.concatenate([[0], np.cumsum(doc_words)])].astype(np.int64)
+    text = pa.LargeStringArray.from_buffers(
+        n_docs, pa.py_buffer(offsets), pa.py_buffer(data.tobytes())
+    ).cast(pa.string())
+    return pa.table(
+        {
+            "id": np.arange(first_id, first_id + n_docs, dtype=np.int64),
+            "text": text,
+            "n_chars": np.diff(offsets),
+            "source": pa.array(
+                np.array(["web", "books", "news", "code"])[rng.integers(0, 4, n_docs)]
+            ),
+        }
+    )
+
+
+def ensure_corpus(target_bytes: int, files: int = 8) -> Path:
+    """Build (once) a parquet corpus with ~``target_bytes`` of text in ``files`` files."""
+    out = CACHE / f"corpus-{target_bytes // MiB}MiB"
+    if (out / "_DONE").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    rng, vocab = np.random.default_rng(1234), vocabulary()
+    per_file, first_id = target_bytes // files, 0
+    for f in range(files):
+        with pq.ParquetWriter(
+            out / f"docs-{f:03d}.parquet",
+            make_documents(rng, 1, vocab, 0).schema,
+            compression="zstd",
+        ) as writer:
+            written = 0
+            while written < per_file:
+                table = make_documents(rng, 4000, vocab, first_id)
+                writer.write_table(table, row_group_size=10_000)
+                written += int(pc_sum(table["n_chars"]))
+                first_id += table.num_rows
+        print(f"  corpus file {f + 1}/{files}", flush=True)
+    (out / "_DONE").write_text("ok")
+    return out
+
+
+def pc_sum(col: pa.ChunkedArray) -> int:
+    return int(np.sum(col.to_numpy()))
+
+
+# ----------------------------------------------------------------------------- children
+
+
+def child_baseline(corpus: Path, out: Path, rg_rows: int) -> None:
+    """Bare pyarrow: read every row group in source order and write it back out."""
+    from curation.shards import WRITER_OPTIONS
+
+    out.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(sorted(corpus.glob("*.parquet"))):
+        pf = pq.ParquetFile(path)
+        with pq.ParquetWriter(
+            out / f"part-{i:05d}.parquet", pf.schema_arrow, **WRITER_OPTIONS
+        ) as w:
+            for g in range(pf.num_row_groups):
+                w.write_table(pf.read_row_group(g), row_group_size=rg_rows)
+
+
+def child_reorder(corpus: Path, out: Path, args: argparse.Namespace) -> dict:
+    from curation.shards import corpus_layout, write_ordered_shards
+
+    n = corpus_layout(corpus).n_rows
+    rows = np.random.default_rng(7).permutation(n)
+    infos = write_ordered_shards(
+        corpus,
+        rows,
+        out,
+        rows_per_shard=args.rows_per_shard,
+        memory_limit_bytes=args.memory_mb * MiB,
+        workers=args.workers,
+        progress=False,
+        strategy=args.strategy,
+    )
+    return {"shards": len(infos), "passes": max(i.passes for i in infos), "rows": n}
+
+
+def run_child(kind: str, corpus: Path, out: Path, args: argparse.Namespace) -> dict:
+    """Time one side in a fresh process; return wall time and its own peak RSS."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--memory-mb",
+        str(args.memory_mb),
+        "--rows-per-shard",
+        str(args.rows_per_shard),
+        "--workers",
+        str(args.workers),
+        "--strategy",
+        args.strategy,
+    ]
+    result = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def child_main(args: argparse.Namespace) -> None:
+    import shutil
+
+    out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    extra = {}
+    if args.child == "baseline":
+        child_baseline(Path(args.corpus), out, 10_000)
+    else:
+        extra = child_reorder(Path(args.corpus), out, args)
+    wall = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out_bytes = sum(p.stat().st_size for p in out.glob("*.parquet"))
+    print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_mb, "out_mb": out_bytes / MiB, **extra}))
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="~200 MB corpus instead of ~2 GB")
+    parser.add_argument("--memory-mb", type=int, default=512)
+    parser.add_argument("--rows-per-shard", type=int, default=0, help="0: ~128 MB per shard")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--strategy", default="auto")
+    parser.add_argument("--child", choices=["baseline", "reorder"])
+    parser.add_argument("--corpus")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.child:
+        child_main(args)
+        return
+    size = 200 * MiB if args.quick else 2048 * MiB
+    print(f"corpus: ~{size // MiB} MiB of text under {CACHE}", flush=True)
+    corpus = ensure_corpus(size)
+    from curation.shards import corpus_layout
+
+    layout = corpus_layout(corpus)
+    if not args.rows_per_shard:
+        args.rows_per_shard = max(1, int(128 * MiB * layout.n_rows / layout.total_bytes))
+    print(
+        f"rows {layout.n_rows:,}  uncompressed {layout.total_bytes / MiB:,.0f} MiB  "
+        f"on disk {sum(p.stat().st_size for p in corpus.glob('*.parquet')) / MiB:,.0f} MiB  "
+        f"rows/shard {args.rows_per_shard:,}  memory limit {args.memory_mb} MiB",
+        flush=True,
+    )
+    work = CACHE / "out"
+    base = run_child("baseline", corpus, work / "baseline", args)
+    print(
+        f"baseline  read+write in source order: {base['wall_s']:7.1f} s  "
+        f"peak RSS {base['peak_rss_mb']:6.0f} MiB",
+        flush=True,
+    )
+    strategies = [args.strategy] + (["gather"] if args.quick and args.strategy != "gather" else [])
+    for strategy in strategies:
+        args.strategy = strategy
+        res = run_child("reorder", corpus, work / f"reorder-{strategy}", args)
+        print(
+            f"reorder   random permutation [{strategy}]: {res['wall_s']:7.1f} s  "
+            f"peak RSS {res['peak_rss_mb']:6.0f} MiB  shards {res['shards']}  "
+            f"max passes {res['passes']}  ratio {res['wall_s'] / base['wall_s']:.2f}x "
+            f"(goal <= 2x)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
