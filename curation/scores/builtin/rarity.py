@@ -5,6 +5,8 @@ flatten, ``index_in`` against wordfreq's English table); words wordfreq does not
 Zipf 0, the rarest. A document without words scores 0.
 """
 
+from functools import lru_cache
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,6 +15,17 @@ from curation.scores.text import TextBatch, as_text_array
 
 MAX_ZIPF = 8.0
 SEPARATORS = r"[^\p{L}\p{M}']+"
+
+
+@lru_cache(maxsize=4)
+def zipf_table(lang: str) -> tuple[pa.Array, np.ndarray]:
+    """wordfreq's vocabulary and Zipf values (one extra last slot, 0, for unknown words)."""
+    from wordfreq import get_frequency_dict
+
+    freqs = get_frequency_dict(lang, wordlist="best")
+    vocab = pa.array(list(freqs.keys()), pa.large_string())
+    values = np.fromiter(freqs.values(), np.float64, count=len(freqs))
+    return vocab, np.append(np.log10(values * 1e9), 0.0)
 
 
 class RarityScorer:
@@ -24,12 +37,7 @@ class RarityScorer:
         self._zipf: np.ndarray | None = None
 
     def _load(self) -> None:
-        from wordfreq import get_frequency_dict
-
-        freqs = get_frequency_dict(self.lang, wordlist="best")
-        self._vocab = pa.array(list(freqs.keys()), pa.large_string())
-        values = np.fromiter(freqs.values(), np.float64, count=len(freqs))
-        self._zipf = np.append(np.log10(values * 1e9), 0.0)  # last slot: unknown words
+        self._vocab, self._zipf = zipf_table(self.lang)
 
     def fit(self, texts: TextBatch) -> None:
         """Frequencies come from wordfreq, not from the corpus."""
