@@ -3,10 +3,11 @@
 Ordinary loaders break a published order (shuffling, per-worker interleaving, per-rank
 sharding). This reader assigns global positions to ranks and workers explicitly:
 
-* a global batch of ``B = world_size * batch_size`` rows starts at ``s0 + k*B`` (step k,
-  ``s0`` = resume position); rank r gets ``[g + r*m//ws, g + (r+1)*m//ws)`` with
-  ``m = min(B, n - g)``, i.e. exactly ``batch_size`` rows while full and an even split of
-  the ragged tail (no rank ever has fewer steps than another);
+* a global batch of ``B = world_size * batch_size`` rows starts at ``g = s0 + k*B`` (step k,
+  ``s0`` = resume position) and holds ``m = min(B, n - g)`` rows; rank r gets the r-th of
+  ``world_size`` contiguous pieces, ``m // world_size`` rows each plus one for the first
+  ``m % world_size`` ranks: exactly ``batch_size`` rows while full, an even split of the
+  ragged tail (in batch mode every rank has the same number of steps);
 * DataLoader worker w of W produces the steps with ``k % W == w``; the DataLoader's in-order
   round robin over workers then hands them out in step order.
 
@@ -181,9 +182,9 @@ class OrderedDataset(IterableDataset):
         per = self.global_batch_size
         starts = self._start + steps.astype(np.int64) * per
         m = np.minimum(per, self.num_rows - starts)
-        lo = starts + (self.rank * m) // self.world_size
-        hi = starts + ((self.rank + 1) * m) // self.world_size
-        return lo, hi
+        q, extra = m // self.world_size, m % self.world_size
+        lo = starts + self.rank * q + np.minimum(self.rank, extra)
+        return lo, lo + q + (self.rank < extra)
 
     # -------------------------------------------------------------- iteration
 

@@ -1,0 +1,226 @@
+"""The reader keeps the published order across ranks and workers and resumes exactly."""
+
+import os
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader
+
+from curation import publish
+from curation.reader import ChecksumMismatch, OrderedDataset, _RowSource
+from tests.curation.test_publish import LINEAGE, write_shards
+
+N = 103  # not a multiple of any global batch below: exercises the ragged tail
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> tuple[str, str]:
+    """(dataset uri, version) of N rows in 3 shards with 7-row row groups."""
+    tmp = tmp_path_factory.mktemp("reader")
+    shards = write_shards(str(tmp / "in"), N, shards=3, row_group=7)
+    pv = publish.publish_version(str(tmp / "root"), "web", shards, LINEAGE)
+    return str(tmp / "root" / "web"), pv.version
+
+
+def rank_batches(uri, world_size, workers, batch_size, state=None, **kw):
+    """Per rank, the list of batches a DataLoader with ``workers`` workers hands out."""
+    out = []
+    for rank in range(world_size):
+        ds = OrderedDataset(uri, rank=rank, world_size=world_size, batch_size=batch_size, **kw)
+        if state is not None:
+            ds.load_state_dict(state)
+        dl = DataLoader(ds, batch_size=None, num_workers=workers)
+        out.append([b["position"].tolist() for b in dl])
+    return out
+
+
+def concat_steps(per_rank: list[list[list[int]]]) -> list[int]:
+    """Concatenate what every rank consumed at each step, step after step."""
+    steps = {len(r) for r in per_rank}
+    assert len(steps) == 1, f"ranks disagree on the number of steps: {steps}"
+    return [p for step in zip(*per_rank, strict=True) for batch in step for p in batch]
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 4])
+@pytest.mark.parametrize("workers", [0, 1, 3])
+def test_global_order_preserved(published, world_size, workers):
+    uri, _ = published
+    per_rank = rank_batches(uri, world_size, workers, batch_size=4)
+    assert concat_steps(per_rank) == list(range(N))
+    full = [b for r in per_rank for b in r[:-1]]
+    assert all(len(b) == 4 for b in full)  # every step but the tail is a full batch
+
+
+@pytest.mark.parametrize("world_size,workers", [(1, 0), (2, 3), (4, 1)])
+def test_sample_mode_keeps_order(published, world_size, workers):
+    uri, _ = published
+    per_rank = []
+    for rank in range(world_size):
+        ds = OrderedDataset(uri, rank=rank, world_size=world_size)
+        per_rank.append([[s["position"]] for s in DataLoader(ds, batch_size=None,
+                                                              num_workers=workers)])
+    tail = N % world_size  # a sample cannot be empty: ranks past the tail get one fewer
+    assert [len(r) for r in per_rank] == [N // world_size + (r < tail) for r in range(world_size)]
+    padded = [r + [[]] * (len(per_rank[0]) - len(r)) for r in per_rank]
+    assert concat_steps(padded) == list(range(N))
+    sample = next(iter(OrderedDataset(uri)))
+    assert set(sample) == {"id", "text", "position", "score"}
+    assert isinstance(sample["text"], str) and sample["text"] == "text of row 0"
+
+
+def test_samples_match_published_rows(published):
+    uri, version = published
+    expected = publish.read_manifest(os.path.dirname(uri), "web", version)
+    batches = list(OrderedDataset(uri, batch_size=10, columns=["id", "text"]))
+    texts = [t for b in batches for t in b["text"]]
+    assert texts == [f"text of row {p}" for p in range(N)]
+    assert set(batches[0]) == {"id", "text"} and expected["num_rows"] == N
+
+
+def test_ragged_tail_split_evenly_and_drop_last(published):
+    uri, _ = published
+    per_rank = rank_batches(uri, 4, 0, batch_size=4)  # 103 = 6*16 + 7
+    assert [len(r[-1]) for r in per_rank] == [2, 2, 2, 1]
+    dropped = rank_batches(uri, 4, 0, batch_size=4, drop_last=True)
+    assert concat_steps(dropped) == list(range(96))
+
+
+def test_tail_smaller_than_world_gives_empty_batches(published):
+    uri, _ = published
+    per_rank = rank_batches(uri, 4, 0, batch_size=34)  # 103 - 0 < 136: one step, 25/26 each
+    assert concat_steps(per_rank) == list(range(N))
+    ds = OrderedDataset(uri, rank=3, world_size=4, batch_size=1)
+    ds.load_state_dict({"version": ds.version, "samples_consumed": 101})
+    assert [b["position"].tolist() for b in ds] == [[]]  # 2 rows left over 4 ranks
+
+
+def consume(uri, world_size, batch, stop):
+    """Run ``world_size`` in-process ranks for ``stop`` steps; (positions seen, state)."""
+    ds = [OrderedDataset(uri, rank=r, world_size=world_size, batch_size=batch)
+          for r in range(world_size)]
+    seen, iters = [], [iter(d) for d in ds]
+    for _ in range(stop):
+        seen += [p for it in iters for p in next(it)["position"].tolist()]
+    state = ds[0].state_dict()
+    assert all(d.state_dict() == state for d in ds)
+    return seen, state
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    world_size=st.sampled_from([1, 2, 4]),
+    batch=st.integers(1, 9),
+    stop_fraction=st.floats(0, 1),
+    world_after=st.sampled_from([1, 2, 4]),
+    batch_after=st.integers(1, 9),
+)
+def test_resume_after_arbitrary_step(published, world_size, batch, stop_fraction,
+                                     world_after, batch_after):
+    uri, _ = published
+    steps = len(OrderedDataset(uri, world_size=world_size, batch_size=batch))
+    seen, state = consume(uri, world_size, batch, int(stop_fraction * steps))
+    assert state["samples_consumed"] == len(seen)
+    rest = concat_steps(rank_batches(uri, world_after, 0, batch_after, state=state))
+    assert seen + rest == list(range(N))
+
+
+@pytest.mark.parametrize("world_size,workers_after,world_after", [(1, 3, 2), (2, 1, 4), (4, 3, 1)])
+def test_resume_with_other_worker_count(published, world_size, workers_after, world_after):
+    uri, _ = published
+    seen, state = consume(uri, world_size, 3, 5)
+    rest = concat_steps(rank_batches(uri, world_after, workers_after, 3, state=state))
+    assert seen + rest == list(range(N))
+
+
+def test_loader_counts_steps_with_workers_and_resumes(published):
+    uri, _ = published
+    ds = OrderedDataset(uri, batch_size=5)
+    loader = ds.loader(num_workers=3)
+    seen = []
+    for i, batch in enumerate(loader):
+        seen += batch["position"].tolist()
+        if i == 6:
+            break
+    state = loader.state_dict()
+    assert state["samples_consumed"] == 35 == len(seen)
+    again = OrderedDataset(uri, batch_size=3)
+    again.load_state_dict(state)
+    assert seen + [p for b in again.loader(num_workers=1) for p in b["position"].tolist()] == \
+        list(range(N))
+    assert ds.state_dict(steps_done=2)["samples_consumed"] == 10
+
+
+def test_state_from_another_version_is_refused(published):
+    uri, _ = published
+    ds = OrderedDataset(uri)
+    with pytest.raises(ValueError, match="version"):
+        ds.load_state_dict({"version": "0000000000000000", "samples_consumed": 3})
+    with pytest.raises(ValueError, match="samples_consumed"):
+        ds.load_state_dict({"version": ds.version, "samples_consumed": N + 1})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, N), st.integers(0, N))
+def test_row_source_reads_any_range(published, a, b):
+    uri, version = published
+    lo, hi = min(a, b), max(a, b)
+    pv = publish.open_version(os.path.dirname(uri), "web", version)
+    src = _RowSource(pv.uri, pv.manifest, ["position"])
+    assert src.read(lo, hi).column("position").to_pylist() == list(range(lo, hi))
+    src.close()
+
+
+def test_checksum_verification_on_open(tmp_path):
+    shards = write_shards(str(tmp_path / "in"), 30, shards=2)
+    pv = publish.publish_version(str(tmp_path / "root"), "web", shards, LINEAGE)
+    uri = str(tmp_path / "root" / "web")
+    OrderedDataset(uri, verify=True)
+    part = os.path.join(pv.uri, "part-00001.parquet")
+    data = bytearray(open(part, "rb").read())
+    data[40] ^= 1
+    open(part, "wb").write(bytes(data))
+    with pytest.raises(ChecksumMismatch, match="part-00001"):
+        OrderedDataset(uri, verify=True)
+    OrderedDataset(uri)  # without verification opening stays cheap
+
+
+def test_version_pinning_and_version_dir_uri(published):
+    uri, version = published
+    by_dir = OrderedDataset(os.path.join(uri, version), batch_size=200)
+    assert by_dir.version == version
+    assert next(iter(by_dir))["position"].tolist() == list(range(N))
+    with pytest.raises(publish.NotPublished):
+        OrderedDataset(uri, version="ffffffffffffffff")
+
+
+def test_s3_streaming_read(s3_bucket):
+    root = f"{s3_bucket}/pub"
+    shards = write_shards(f"{s3_bucket}/in", 60, shards=3, row_group=8)
+    publish.publish_version(root, "web", shards, LINEAGE)
+    per_rank = rank_batches(f"{root}/web", 2, 1, batch_size=4, verify=True)
+    assert concat_steps(per_rank) == list(range(60))
+
+
+def test_hugging_face_recipe_keeps_order(published):
+    datasets = pytest.importorskip("datasets")
+    uri, version = published
+    files = OrderedDataset(uri, version=version).shard_uris
+    hf = datasets.load_dataset("parquet", data_files={"train": files}, split="train",
+                               cache_dir=os.path.join(os.path.dirname(uri), "hf-cache"))
+    assert hf["position"] == list(range(N))
+    assert hf.to_iterable_dataset().take(3)  # streaming view of the same files exists
+    streamed = datasets.load_dataset("parquet", data_files={"train": files}, split="train",
+                                     streaming=True)
+    assert [r["position"] for r in streamed] == list(range(N))
+
+
+def test_plain_dataloader_recipe(published):
+    uri, _ = published
+    ds = OrderedDataset(uri, batch_size=8, columns=["text", "position"])
+    positions = []
+    for batch in DataLoader(ds, batch_size=None, num_workers=2):
+        assert isinstance(batch["text"], list) and isinstance(batch["position"], torch.Tensor)
+        positions += batch["position"].tolist()
+    assert positions == list(range(N))
