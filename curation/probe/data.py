@@ -102,7 +102,7 @@ def doc_lengths(batch: pa.RecordBatch) -> np.ndarray:
 def stream_size(shards: list[str]) -> int:
     """Total bytes of the document stream, read from the text column only."""
     total = 0
-    for batch in iter_record_batches(shards, ["text"]):
+    for batch in iter_record_batches(shards, ["id", "text"]):  # ids name null texts
         total += int(doc_lengths(batch).sum())
     return total
 
