@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation import publish, storage
 
-_BLOCK_ROWS = 1 << 16  # rows decoded per read block: bounds memory independently of data size
+_BLOCK_ROWS = 1 << 14  # rows decoded per read block: bounds memory independently of data size
 
 
 class ChecksumMismatch(ValueError):
@@ -61,6 +61,7 @@ class _RowSource:
         self._owners = owners
         self._starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
         self._file = None
+        self._pf = None
         self._file_idx = -1
         self._cached = (-1, None)
 
@@ -106,11 +107,12 @@ class _RowSource:
         self._file, self._file_idx, self._cached = None, -1, (-1, None)
 
 
-def _to_python(table: pa.Table) -> dict:
+def _to_python(table: pa.Table, numbers_as_numpy: bool = True) -> dict:
     """Strings/binary become Python lists; numbers numpy arrays (a DataLoader makes tensors)."""
     out = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        numeric = pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+        if numbers_as_numpy and numeric:
             out[name] = col.to_numpy()
         else:
             out[name] = col.to_pylist()
@@ -215,7 +217,7 @@ class OrderedDataset(IterableDataset):
         if total != cover.num_rows:  # gaps between this worker's steps: keep only ours
             offsets = np.repeat(lo - lo[0] - np.cumsum(lengths) + lengths, lengths)
             cover = cover.take(pa.array(np.arange(total, dtype=np.int64) + offsets))
-        cols = _to_python(cover)
+        cols = _to_python(cover, numbers_as_numpy=self.batch_size is not None)
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         if self.batch_size is None:
             names = list(cols)
