@@ -15,11 +15,13 @@ index lists (``unexpected_index_column_names``), capped at ``MAX_OFFENDERS``.
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 MAX_OFFENDERS = 10
 _FLOAT_MAX = float(np.finfo(np.float64).max)
@@ -42,12 +44,17 @@ class CheckOutcome:
 
 @dataclass
 class _Suite:
-    """One frame and the expectations GX runs on it (labels say what a failure means)."""
+    """One frame and the expectations GX runs on it (their meta labels say what failed).
+
+    The frame holds numeric columns only: GX fingerprints every batch with
+    ``pd.util.hash_pandas_object``, which costs seconds on 10^6 Python strings. Ids stay
+    outside; ``report`` maps the row numbers GX flags to the columns a reader wants.
+    """
 
     name: str
     frame: pd.DataFrame
     expectations: list[Any]
-    index_columns: list[str]
+    report: Callable[[np.ndarray], dict[str, list[Any]]]
     internal_columns: tuple[str, ...] = ()
 
 
@@ -112,8 +119,6 @@ def _run_suites(suites: list[_Suite]) -> list[dict[str, Any]]:
             "result_format": "SUMMARY",
             "partial_unexpected_count": MAX_OFFENDERS,
         }
-        if suite.index_columns:
-            result_format["unexpected_index_column_names"] = suite.index_columns
         validation = definition.run(
             batch_parameters={"dataframe": suite.frame}, result_format=result_format
         )
@@ -150,19 +155,25 @@ def _result_row(result: Any, suite: _Suite) -> dict[str, Any]:
         if key in detail and not (internal and key == "partial_unexpected_list"):
             row[key] = _jsonable(detail[key])
     if "partial_unexpected_index_list" in detail:
-        row["offending"] = [
-            {k: _jsonable(v) for k, v in _as_entry(entry).items()
-             if k not in suite.internal_columns}
-            for entry in detail["partial_unexpected_index_list"][:MAX_OFFENDERS]
-        ]
+        row["offending"] = _offending_rows(
+            suite, detail["partial_unexpected_index_list"][:MAX_OFFENDERS]
+        )
     if exception:
         row["exception"] = str(exception)
     return row
 
 
-def _as_entry(entry: Any) -> dict[str, Any]:
-    """GX gives dicts with index columns, bare row numbers without them."""
-    return entry if isinstance(entry, dict) else {"row": entry}
+def _offending_rows(suite: _Suite, rows: list[Any]) -> list[dict[str, Any]]:
+    """The report columns of the rows GX flagged (GX names them by frame row number).
+
+    We ask GX for bare row numbers, not ``unexpected_index_column_names``: with those, GX
+    1.24 builds the index list for every unexpected row in a Python loop before truncating
+    it (minutes for 10^6 bad rows); row numbers come from one ``list(index)``.
+    """
+    picked = suite.report(np.asarray(rows, dtype=np.int64))
+    return [
+        {k: _jsonable(v[i]) for k, v in picked.items()} for i in range(len(rows))
+    ]
 
 
 def _jsonable(value: Any) -> Any:
@@ -249,58 +260,120 @@ def _count(rows: list[dict[str, Any]], label: str) -> int:
     return int(next((r.get("unexpected_count", 0) for r in rows if r["label"] == label), 0))
 
 
-# --------------------------------------------------------------------------- inputs
+# --------------------------------------------------------------------------- ids and codes
+
+IdArray = np.ndarray | pa.Array
 
 
-def _as_ids(values: Any, what: str) -> np.ndarray:
-    """Any id column (numpy, list, pyarrow Array/ChunkedArray) as a 1-D numpy array."""
-    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
-        values = values.to_numpy(zero_copy_only=False) if _is_arrow(values) else values.to_numpy()
+def _as_ids(values: Any, what: str) -> IdArray:
+    """An id column as a 1-D numpy array or a (single-chunk) pyarrow Array, never copied
+    to Python objects: 10^6 string ids stay in Arrow."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values
     array = np.asarray(values)
     if array.ndim != 1:
         raise QualityInputError(f"{what} must be one-dimensional, got shape {array.shape}")
     return array
 
 
-def _is_arrow(values: Any) -> bool:
-    """True for pyarrow Arrays and ChunkedArrays (their to_numpy needs zero_copy_only)."""
-    return type(values).__module__.startswith("pyarrow")
+def _to_numpy(values: Any, what: str) -> np.ndarray:
+    """Any 1-D column as numpy (Arrow nulls become NaN/None)."""
+    array = _as_ids(values, what)
+    return array.to_numpy(zero_copy_only=False) if isinstance(array, pa.Array) else array
 
 
-def _as_scores(scores: np.ndarray | dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+def _take(ids: IdArray, rows: np.ndarray) -> list[Any]:
+    """``ids[rows]`` as Python values; rows outside ``ids`` (padding) give None."""
+    inside = (rows >= 0) & (rows < len(ids))
+    picked = np.asarray(rows)[inside]
+    values = (
+        ids.take(pa.array(picked)).to_pylist()
+        if isinstance(ids, pa.Array)
+        else ids[picked].tolist()
+    )
+    out: list[Any] = [None] * len(rows)
+    for slot, value in zip(np.flatnonzero(inside), values, strict=True):
+        out[slot] = value
+    return out
+
+
+def _to_arrow(values: IdArray) -> pa.Array:
+    """Ids as Arrow with one type per kind (int64, large_string), so equal ids match."""
+    array = values if isinstance(values, pa.Array) else pa.array(values, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_integer(array.type):
+        return array.cast(pa.int64())
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return array.cast(pa.large_string())
+    return array
+
+
+def _dense_codes(arrays: list[pa.Array]) -> np.ndarray:
+    """Dictionary codes of the concatenation (-1 for null); disjoint types never match."""
+    if len({a.type for a in arrays}) > 1:
+        parts, offset = [], 0
+        for array in arrays:
+            codes = _dense_codes([array])
+            parts.append(np.where(codes >= 0, codes + offset, -1))
+            offset += int(codes.max(initial=-1)) + 1
+        return np.concatenate(parts)
+    joined = pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0]
+    indices = joined.dictionary_encode().indices.fill_null(-1)
+    return indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _codes(*arrays: IdArray) -> list[np.ndarray]:
+    """Integer codes shared by all arrays: equal ids, equal codes; every null id gets its
+    own negative code, so nulls are never equal to anything (nor to each other)."""
+    if all(isinstance(a, np.ndarray) and a.dtype.kind in "iu" for a in arrays):
+        joined = np.concatenate([a.astype(np.int64, copy=False) for a in arrays])
+        codes = pd.factorize(joined)[0].astype(np.int64)
+    else:
+        codes = _dense_codes([_to_arrow(a) for a in arrays])
+    nulls = np.flatnonzero(codes < 0)
+    codes[nulls] = -(nulls + 1)
+    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+
+
+def _present(codes: np.ndarray, size: int) -> np.ndarray:
+    """Boolean table over ``range(size)``: which (non-null) codes occur."""
+    mask = np.zeros(size, dtype=bool)
+    mask[codes[codes >= 0]] = True
+    return mask
+
+
+def _padded(values: np.ndarray, length: int, fill: Any) -> np.ndarray:
+    """``values`` cut or padded with ``fill`` to ``length`` (sentinel rows fail equality)."""
+    if len(values) >= length:
+        return values[:length]
+    return np.concatenate([values, np.full(length - len(values), fill, dtype=values.dtype)])
+
+
+# --------------------------------------------------------------------------- score coverage
+
+
+def _as_scores(scores: Any, n: int) -> dict[str, np.ndarray]:
     """Score columns as float64 arrays of length ``n``; reject non-numeric or misaligned ones."""
     columns = scores if isinstance(scores, dict) else {"score": scores}
     out: dict[str, np.ndarray] = {}
     for name, values in columns.items():
         try:
-            array = np.asarray(_as_ids(values, f"score column {name!r}"), dtype=np.float64)
+            array = np.asarray(_to_numpy(values, f"score column {name!r}"), dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise QualityInputError(f"score column {name!r} is not numeric: {exc}") from exc
         if len(array) != n:
             raise QualityInputError(
                 f"score column {name!r} has {len(array)} values for {n} score ids"
             )
-        out[f"score__{name}"] = array
+        out[str(name)] = array
     if not out:
         raise QualityInputError("no score columns given")
     return out
-
-
-def _codes(*arrays: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Integer codes shared by all arrays (-1 = null) and the distinct values they index."""
-    codes, uniques = pd.factorize(pd.Series(np.concatenate(arrays), dtype=object))
-    splits = np.cumsum([len(a) for a in arrays])[:-1]
-    return np.split(codes.astype(np.int64), splits), np.asarray(uniques, dtype=object)
-
-
-def _present(codes: np.ndarray, size: int) -> np.ndarray:
-    """Boolean table over ``range(size)``: which codes occur (null codes ignored)."""
-    mask = np.zeros(size, dtype=bool)
-    mask[codes[codes >= 0]] = True
-    return mask
-
-
-# --------------------------------------------------------------------------- score coverage
 
 
 def check_score_coverage(
@@ -308,31 +381,45 @@ def check_score_coverage(
 ) -> CheckOutcome:
     """Every corpus id has exactly one finite score and no score row names an unknown id.
 
-    GX validates one frame: the score rows, plus one placeholder row per corpus id that has
-    no score (``has_score`` False, placeholder score 0.0 so it fails only that expectation).
+    GX validates one frame: the score rows, then one placeholder row per corpus id that has
+    no score (``has_score`` False, placeholder scores 0.0, so it fails only that
+    expectation). Ids enter as shared integer codes; NaN and None scores are both null.
     """
     corpus = _as_ids(corpus_ids, "corpus_ids")
     ids = _as_ids(score_ids, "score_ids")
     columns = _as_scores(scores, len(ids))
-    (score_codes, corpus_codes), uniques = _codes(ids, corpus)
-    in_corpus = _present(corpus_codes, len(uniques))
-    has_score = _present(score_codes, len(uniques))
-    missing = np.unique(corpus_codes[(corpus_codes >= 0) & ~has_score[corpus_codes]])
+    score_codes, corpus_codes = _codes(ids, corpus)
+    size = int(max(score_codes.max(initial=-1), corpus_codes.max(initial=-1))) + 1
+    in_corpus = _present(corpus_codes, size)
+    has_score = _present(score_codes, size)
+    lacking = np.flatnonzero((corpus_codes >= 0) & ~has_score[np.maximum(corpus_codes, 0)])
+    missing_codes, first = np.unique(corpus_codes[lacking], return_index=True)
+    missing_at = lacking[first]  # corpus position of each missing id, for the report
     known = (score_codes >= 0) & in_corpus[np.maximum(score_codes, 0)]
+    n_score, n_missing = len(ids), len(missing_codes)
     frame = pd.DataFrame(
         {
-            "id": pd.Series(np.concatenate([ids.astype(object), uniques[missing]]), dtype=object),
-            "id_code": np.concatenate([score_codes, missing]),
-            "in_corpus": np.concatenate([known, np.ones(len(missing), dtype=bool)]),
+            "id_code": np.concatenate([score_codes, missing_codes]),
+            "in_corpus": np.concatenate([known, np.ones(n_missing, dtype=bool)]),
             "has_score": np.concatenate(
-                [np.ones(len(ids), dtype=bool), np.zeros(len(missing), dtype=bool)]
+                [np.ones(n_score, dtype=bool), np.zeros(n_missing, dtype=bool)]
             ),
-            **{c: np.concatenate([v, np.zeros(len(missing))]) for c, v in columns.items()},
+            **{f"score__{c}": np.concatenate([v, np.zeros(n_missing)]) for c, v in columns.items()},
         }
     )
+
+    def report(rows: np.ndarray) -> dict[str, list[Any]]:
+        at = np.full(len(rows), -1, dtype=np.int64)
+        placeholder = rows >= n_score
+        at[placeholder] = missing_at[rows[placeholder] - n_score]
+        from_scores, from_corpus = _take(ids, rows), _take(corpus, at)
+        return {"id": [b if p else a
+                       for p, a, b in zip(placeholder, from_scores, from_corpus, strict=True)]}
+
     expectations = [
         _expect("ExpectTableRowCountToBeBetween", "empty score table", min_value=1),
-        _expect("ExpectColumnValuesToNotBeNull", "null ids in the score table", column="id"),
+        _expect("ExpectColumnValuesToBeBetween", "null ids in the score table",
+                column="id_code", min_value=0),
         _expect("ExpectColumnValuesToBeUnique", "duplicate ids in the score table",
                 column="id_code"),
         _expect("ExpectColumnValuesToBeInSet", "score ids not in the corpus",
@@ -340,20 +427,19 @@ def check_score_coverage(
         _expect("ExpectColumnValuesToBeInSet", "corpus ids without a score",
                 column="has_score", value_set=[True]),
     ]
-    for column in columns:
-        name = column.removeprefix("score__")
+    for name in columns:
         expectations += [
             _expect("ExpectColumnValuesToNotBeNull", f"null/NaN scores in {name!r}",
-                    column=column),
+                    column=f"score__{name}"),
             _expect("ExpectColumnValuesToBeBetween", f"infinite scores in {name!r}",
-                    column=column, min_value=-_FLOAT_MAX, max_value=_FLOAT_MAX),
+                    column=f"score__{name}", min_value=-_FLOAT_MAX, max_value=_FLOAT_MAX),
         ]
     internal = ("id_code", "in_corpus", "has_score")
-    rows = _run_suites([_Suite("score_coverage", frame, expectations, ["id"], internal)])
+    rows = _run_suites([_Suite("score_coverage", frame, expectations, report, internal)])
     metadata = {
         "corpus_rows": len(corpus),
-        "score_rows": len(ids),
-        "score_columns": [c.removeprefix("score__") for c in columns],
+        "score_rows": n_score,
+        "score_columns": list(columns),
         "missing_ids": _count(rows, "corpus ids without a score"),
         "unknown_ids": _count(rows, "score ids not in the corpus"),
         "duplicate_id_rows": _count(rows, "duplicate ids in the score table"),
@@ -361,7 +447,7 @@ def check_score_coverage(
         "non_finite_scores": {
             name: _count(rows, f"null/NaN scores in {name!r}")
             + _count(rows, f"infinite scores in {name!r}")
-            for name in (c.removeprefix("score__") for c in columns)
+            for name in columns
         },
         "offending_ids": _offending_values(rows, "id"),
     }
@@ -377,23 +463,15 @@ def check_score_coverage(
 
 def _as_positions(values: Any, what: str) -> np.ndarray:
     """An ordering column as int64 (float only if it holds NaN, so GX reports the nulls)."""
-    array = _as_ids(values, what)
+    array = _to_numpy(values, what)
     if array.dtype.kind in "iu":
         return array.astype(np.int64, copy=False)
-    if array.dtype.kind in "fb" or array.dtype == object:
-        try:
-            floats = np.asarray(array, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise QualityInputError(f"{what} is not numeric: {exc}") from exc
-        return floats
-    raise QualityInputError(f"{what} must hold integers, got dtype {array.dtype}")
-
-
-def _padded(values: np.ndarray, length: int, fill: Any) -> np.ndarray:
-    """``values`` cut or padded with ``fill`` to ``length`` (sentinel rows fail equality)."""
-    if len(values) >= length:
-        return values[:length]
-    return np.concatenate([values, np.full(length - len(values), fill, dtype=values.dtype)])
+    try:
+        floats = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise QualityInputError(f"{what} is not numeric: {exc}") from exc
+    whole = np.isfinite(floats) & (floats == np.round(floats))
+    return floats.astype(np.int64) if whole.all() else floats
 
 
 def _metrics_suite(metrics: dict, expected_shape: dict) -> _Suite:
@@ -401,12 +479,10 @@ def _metrics_suite(metrics: dict, expected_shape: dict) -> _Suite:
     values: dict[str, float] = {}
     expectations = []
     for metric, bounds in expected_shape.items():
-        unknown = set(bounds) - {"min", "max"}
-        if unknown or not bounds:
+        if not isinstance(bounds, dict) or not bounds or set(bounds) - {"min", "max"}:
             raise QualityInputError(
                 f"expected_shape[{metric!r}] must be a dict with 'min' and/or 'max', got {bounds!r}"
             )
-        label = f"guideline metric {metric!r} outside {bounds}"
         expectations.append(_expect("ExpectColumnToExist", f"guideline metric {metric!r} missing",
                                     column=metric))
         if metric not in metrics:
@@ -415,11 +491,12 @@ def _metrics_suite(metrics: dict, expected_shape: dict) -> _Suite:
         expectations += [
             _expect("ExpectColumnValuesToNotBeNull", f"guideline metric {metric!r} not a number",
                     column=metric),
-            _expect("ExpectColumnValuesToBeBetween", label, column=metric,
-                    min_value=bounds.get("min"), max_value=bounds.get("max")),
+            _expect("ExpectColumnValuesToBeBetween", f"guideline metric {metric!r} outside "
+                    f"{bounds}", column=metric, min_value=bounds.get("min"),
+                    max_value=bounds.get("max")),
         ]
     frame = pd.DataFrame({k: [v] for k, v in values.items()}, index=[0])
-    return _Suite("guideline_metrics", frame, expectations, [])
+    return _Suite("guideline_metrics", frame, expectations, lambda rows: {"row": list(rows)})
 
 
 def _metric_value(value: Any) -> float:
@@ -441,24 +518,29 @@ def check_ordering(
     when one is given, and its guideline metrics lie within the method's expected shape.
 
     ``positions[k]`` is the sample read at position ``k``. ``expected_shape`` maps a metric
-    name to ``{"min": x, "max": y}`` (either bound optional), e.g. ``{"cliffs": {"max": 0}}``.
+    name to ``{"min": x, "max": y}`` (either bound optional), e.g. ``{"cliffs": {"max": 0}}``;
+    those metrics run as a second, one-row suite in the same context.
     """
-    if int(n) < 0:
+    n = int(n)
+    if n < 0:
         raise QualityInputError(f"n must be >= 0, got {n}")
     sample = _as_positions(positions, "positions")
-    frame = pd.DataFrame({"position": np.arange(len(sample), dtype=np.int64), "sample": sample})
+    frame = pd.DataFrame({"sample": sample})
+    in_range = f"sample indices outside 0..{n - 1}"
     expectations = [
-        _expect("ExpectTableRowCountToEqual", f"ordering length is not n={n}", value=int(n)),
+        _expect("ExpectTableRowCountToEqual", f"ordering length is not n={n}", value=n),
         _expect("ExpectColumnValuesToNotBeNull", "null sample indices", column="sample"),
         _expect("ExpectColumnValuesToBeUnique", "samples repeated (a permutation has none)",
                 column="sample"),
-        _expect("ExpectColumnValuesToBeBetween", f"sample indices outside 0..{int(n) - 1}",
-                column="sample", min_value=0, max_value=int(n) - 1),
+        _expect("ExpectColumnValuesToBeBetween", in_range, column="sample",
+                min_value=0, max_value=n - 1),
     ]
-    metadata: dict[str, Any] = {"n": int(n), "length": len(sample)}
+    metadata: dict[str, Any] = {"n": n, "length": len(sample)}
+    fresh = None
     if recomputed is not None:
         fresh = _as_positions(recomputed, "recomputed")
-        frame["recomputed"] = _padded(fresh, len(sample), -1)
+        frame["recomputed"] = _padded(fresh.astype(np.float64 if fresh.dtype.kind == "f"
+                                                   else np.int64), len(sample), -1)
         metadata["recomputed_length"] = len(fresh)
         expectations.append(
             _expect("ExpectColumnPairValuesToBeEqual", "positions differ from a recomputation",
@@ -469,7 +551,14 @@ def check_ordering(
                 _expect("ExpectTableRowCountToEqual", "recomputation has another length",
                         value=len(fresh))
             )
-    suites = [_Suite("ordering", frame, expectations, ["position"])]
+
+    def report(rows: np.ndarray) -> dict[str, list[Any]]:
+        columns = {"position": rows.tolist(), "sample": _take(sample, rows)}
+        if fresh is not None:
+            columns["recomputed"] = _take(fresh, rows)
+        return columns
+
+    suites = [_Suite("ordering", frame, expectations, report)]
     if expected_shape:
         suites.append(_metrics_suite(metrics or {}, expected_shape))
         metadata["guideline_metrics"] = {
@@ -479,14 +568,16 @@ def check_ordering(
     rows = _run_suites(suites)
     metadata.update(
         repeated_rows=_count(rows, "samples repeated (a permutation has none)"),
-        out_of_range=_count(rows, f"sample indices outside 0..{int(n) - 1}"),
+        out_of_range=_count(rows, in_range),
+        null_rows=_count(rows, "null sample indices"),
         differing_positions=_count(rows, "positions differ from a recomputation"),
         offending_positions=_offending_values(rows, "position"),
     )
-    ok = f"Ordering OK: a complete permutation of 0..{int(n) - 1}" + (
+    ok = f"Ordering OK: a complete permutation of 0..{n - 1}" + (
         ", equal to a fresh recomputation" if recomputed is not None else ""
     ) + (", guideline metrics within the expected shape." if expected_shape else ".")
-    return _outcome("ordering", rows, ok, ["position"], metadata)
+    report_columns = ["position", "sample"] + (["recomputed"] if fresh is not None else [])
+    return _outcome("ordering", rows, ok, report_columns, metadata)
 
 
 # --------------------------------------------------------------------------- shards
@@ -498,6 +589,17 @@ def _shard_labels(lengths: np.ndarray, total: int) -> np.ndarray:
     return _padded(labels, total, -1)
 
 
+def _take_concat(parts: list[IdArray], starts: np.ndarray, rows: np.ndarray) -> list[Any]:
+    """Values at global ``rows`` of the concatenation of ``parts`` (None past its end)."""
+    out: list[Any] = [None] * len(rows)
+    part_of = np.searchsorted(starts, rows, side="right") - 1
+    for p in np.unique(part_of[part_of >= 0]):
+        slots = np.flatnonzero(part_of == p)
+        for slot, value in zip(slots, _take(parts[p], rows[slots] - starts[p]), strict=True):
+            out[slot] = value
+    return out
+
+
 def check_shards(
     expected_ids: Any,
     shard_ids: list[Any],
@@ -506,30 +608,28 @@ def check_shards(
     """The shards, concatenated in order, hold exactly ``expected_ids`` position by position,
     and each shard holds as many rows as declared (``shard_row_counts``, e.g. a manifest).
 
-    Ids are compared as shared integer codes (hashing 10^6 strings once in pandas instead
-    of comparing them in GX); rows past the shorter side get code -1 so they fail equality.
+    Ids are compared as shared integer codes (Arrow hashes the strings once); rows past
+    the shorter side are padded with code -1 so they fail equality as well as the
+    missing/extra-row expectations.
     """
     expected = _as_ids(expected_ids, "expected_ids")
     shards = [_as_ids(s, f"shard_ids[{i}]") for i, s in enumerate(shard_ids)]
     lengths = np.array([len(s) for s in shards], dtype=np.int64)
-    actual = np.concatenate(shards) if shards else np.array([], dtype=expected.dtype)
-    (expected_codes, actual_codes), _ = _codes(expected, actual)
-    total = max(len(expected), len(actual))
-    actual_shard = _shard_labels(lengths, total)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    expected_codes, *shard_codes = _codes(expected, *shards)
+    actual_codes = np.concatenate(shard_codes) if shard_codes else np.array([], np.int64)
+    n_actual = int(lengths.sum())
+    total = max(len(expected), n_actual)
+    position = np.arange(total, dtype=np.int64)
     frame = pd.DataFrame(
         {
-            "position": np.arange(total, dtype=np.int64),
-            "shard": actual_shard,
-            "row_in_shard": np.arange(total) - _padded(np.repeat(starts, lengths), total, 0),
-            "expected_id": pd.Series(_padded(expected.astype(object), total, None), dtype=object),
-            "actual_id": pd.Series(_padded(actual.astype(object), total, None), dtype=object),
+            "shard": _shard_labels(lengths, total),
             "expected_code": _padded(expected_codes, total, -1),
             "actual_code": _padded(actual_codes, total, -1),
+            "in_shards": position < n_actual,
+            "in_expected": position < len(expected),
         }
     )
-    frame["in_shards"] = np.arange(total) < len(actual)
-    frame["in_expected"] = np.arange(total) < len(expected)
     expectations = [
         _expect("ExpectColumnValuesToBeInSet", "expected rows missing past the end of the shards",
                 column="in_shards", value_set=[True]),
@@ -542,8 +642,9 @@ def check_shards(
     ]
     metadata: dict[str, Any] = {
         "expected_rows": len(expected),
-        "shard_rows": int(lengths.sum()),
+        "shard_rows": n_actual,
         "shards": len(shards),
+        "shard_lengths": lengths.tolist()[:1000],
     }
     if shard_row_counts is not None:
         declared = np.asarray(shard_row_counts, dtype=np.int64)
@@ -560,9 +661,20 @@ def check_shards(
             {"shard": int(i), "declared": _at(declared, i), "actual": _at(lengths, i)}
             for i in wrong[:MAX_OFFENDERS]
         ]
+
+    def report(rows: np.ndarray) -> dict[str, list[Any]]:
+        shard = np.searchsorted(starts, rows, side="right") - 1
+        inside = rows < n_actual
+        return {
+            "position": rows.tolist(),
+            "shard": np.where(inside, shard, -1).tolist(),
+            "row_in_shard": np.where(inside, rows - starts[np.maximum(shard, 0)], -1).tolist(),
+            "expected_id": _take(expected, rows),
+            "actual_id": _take_concat(shards, starts, rows),
+        }
+
     internal = ("expected_code", "actual_code", "declared_shard", "in_shards", "in_expected")
-    columns = ["position", "shard", "row_in_shard", "expected_id", "actual_id"]
-    rows = _run_suites([_Suite("shards", frame, expectations, columns, internal)])
+    rows = _run_suites([_Suite("shards", frame, expectations, report, internal)])
     metadata.update(
         missing_rows=_count(rows, "expected rows missing past the end of the shards"),
         extra_rows=_count(rows, "extra rows past the expected ids"),
