@@ -68,6 +68,7 @@ def test_sample_mode_keeps_order(published, world_size, workers):
     sample = next(iter(OrderedDataset(uri)))
     assert set(sample) == {"id", "text", "position", "score"}
     assert isinstance(sample["text"], str) and sample["text"] == "text of row 0"
+    assert type(sample["position"]) is int and sample["position"] == 0
 
 
 def test_samples_match_published_rows(published):
