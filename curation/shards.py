@@ -54,6 +54,8 @@ WRITER_OPTIONS: dict[str, Any] = {
     "write_statistics": True,
     "version": "2.6",
 }
+#: Spill files are read once, soon after: a fast codec (or none on fast local disks).
+SPILL_COMPRESSION: str | None = "lz4"
 _JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
 
 
@@ -459,6 +461,7 @@ def scatter_source_file(
     *,
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
     positions: np.ndarray | None = None,
+    spill_compression: str | None = SPILL_COMPRESSION,
 ) -> int:
     """Read one corpus file in order and append each row (plus its ``position``) to its
     shard's spill file ``spill/shard-K/src-F.arrow``. One unit of work per source file."""
@@ -469,7 +472,7 @@ def scatter_source_file(
     spill = resolve(spill_uri)
     reader = _SourceReader(layout, memory_limit_bytes / 4)
     writers: dict[int, Any] = {}
-    options = ipc.IpcWriteOptions(compression="lz4")
+    options = ipc.IpcWriteOptions(compression=spill_compression)
     chunk_budget = memory_limit_bytes / 3
     groups = np.flatnonzero(layout.rg_file == file_index)
     written = 0
@@ -594,6 +597,7 @@ def write_ordered_shards(
     strategy: str = "auto",
     row_group_rows: int | None = None,
     spill_uri: str | os.PathLike | None = None,
+    spill_compression: str | None = SPILL_COMPRESSION,
 ) -> list[ShardInfo]:
     """Write the whole corpus in ``rows`` order as ``part-*.parquet`` under ``out_uri``.
 
@@ -624,6 +628,7 @@ def write_ordered_shards(
             lambda f: scatter_source_file(
                 prepared.layout, prepared.rows, specs, spill, f,
                 memory_limit_bytes=per_worker, positions=positions,
+                spill_compression=spill_compression,
             ),
             list(range(len(prepared.layout.files))), workers, progress, "scatter",
         )

@@ -73,7 +73,7 @@ def test_postgres_instance_stores_runs_and_materializations(pg_instance, tmp_pat
         }
     }
     run_ids = []
-    for method in ["sorted", "saw"]:
+    for method in ["sorted"]:  # each run costs ~10 s of step subprocess start-up
         with execute_job(
             reconstructable(shards_job), instance=pg_instance, run_config=run_config,
             tags={"dagster/partition": method},
@@ -84,10 +84,12 @@ def test_postgres_instance_stores_runs_and_materializations(pg_instance, tmp_pat
     for run_id in run_ids:  # the runs are read back from Postgres
         run = pg_instance.get_run_by_id(run_id)
         assert run is not None and run.status == DagsterRunStatus.SUCCESS
-    records = pg_instance.fetch_materializations(AssetKey("ordered_shards"), limit=10).records
-    by_partition = {r.partition_key: r.asset_materialization.metadata for r in records}
-    assert set(by_partition) == {"sorted", "saw"}
-    assert by_partition["saw"]["rows"].value == table.num_rows
+    records = pg_instance.fetch_materializations(AssetKey("ordered_shards"), limit=50).records
+    by_partition = {  # the database outlives tests: look only at this test's runs
+        r.partition_key: r.asset_materialization.metadata for r in records if r.run_id in run_ids
+    }
+    assert set(by_partition) == {"sorted"}
+    assert by_partition["sorted"]["rows"].value == table.num_rows
     got = pq.read_table(tmp_path / "o" / "sorted")
     lengths = np.asarray([len(t) for t in got.column("text").to_pylist()])
     assert np.all(np.diff(lengths) >= 0), "sorted shards are not in ascending score order"
@@ -103,4 +105,4 @@ def test_postgres_instance_stores_runs_and_materializations(pg_instance, tmp_pat
             "AND dagster_event_type = 'ASSET_MATERIALIZATION'",
             (run_ids,),
         )
-        assert cur.fetchone()[0] == 4  # two assets x two runs, as rows in Postgres
+        assert cur.fetchone()[0] == 2  # two assets, stored as rows in Postgres
