@@ -294,12 +294,18 @@ def plan_passes(est_bytes: np.ndarray, row_group_rows: int, budget: float) -> li
     return passes
 
 
-def gather_read_bytes(layout: CorpusLayout, rows: np.ndarray, specs: list[ShardSpec]) -> float:
-    """Bytes the gather strategy would read (one pass per shard): touched row groups."""
-    shard_of = np.repeat(np.arange(len(specs)), [s.stop - s.start for s in specs])
-    touched = np.zeros((len(specs), layout.rg_bytes.size), dtype=bool)
-    touched[shard_of, layout.row_group_of(rows)] = True
-    return float((touched * layout.rg_bytes).sum())
+def gather_read_bytes(
+    layout: CorpusLayout, rows: np.ndarray, specs: list[ShardSpec], stop_above: float = np.inf
+) -> float:
+    """Bytes the gather strategy would read (one pass per shard): the row groups each shard
+    touches. Loops over shards (memory O(shard)); stops early once above ``stop_above``."""
+    total = 0.0
+    for spec in specs:
+        touched = np.unique(layout.row_group_of(rows[spec.start : spec.stop]))
+        total += float(layout.rg_bytes[touched].sum())
+        if total > stop_above:
+            break
+    return total
 
 
 # ----------------------------------------------------------------------------- writing
@@ -580,7 +586,8 @@ def _select(batch: pa.RecordBatch, lo: int, hi: int, whole: bool) -> pa.RecordBa
 def choose_strategy(layout: CorpusLayout, rows: np.ndarray, specs: list[ShardSpec]) -> str:
     """``gather`` when shards touch few row groups (read ≤ 1.5x the corpus), else ``bucket``
     (read once, spill once: ~2 sequential passes whatever the order)."""
-    cheap = gather_read_bytes(layout, rows, specs) <= 1.5 * layout.total_bytes
+    limit = 1.5 * layout.total_bytes
+    cheap = gather_read_bytes(layout, rows, specs, stop_above=limit) <= limit
     return "gather" if cheap else "bucket"
 
 
