@@ -615,7 +615,7 @@ def check_shards(
     expected = _as_ids(expected_ids, "expected_ids")
     shards = [_as_ids(s, f"shard_ids[{i}]") for i, s in enumerate(shard_ids)]
     lengths = np.array([len(s) for s in shards], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = np.cumsum(lengths) - lengths
     expected_codes, *shard_codes = _codes(expected, *shards)
     actual_codes = np.concatenate(shard_codes) if shard_codes else np.array([], np.int64)
     n_actual = int(lengths.sum())
@@ -663,12 +663,13 @@ def check_shards(
         ]
 
     def report(rows: np.ndarray) -> dict[str, list[Any]]:
-        shard = np.searchsorted(starts, rows, side="right") - 1
         inside = rows < n_actual
+        shard = np.where(inside, np.searchsorted(starts, rows, side="right") - 1, -1)
+        first = np.where(inside, np.append(starts, 0)[shard], 0)
         return {
             "position": rows.tolist(),
-            "shard": np.where(inside, shard, -1).tolist(),
-            "row_in_shard": np.where(inside, rows - starts[np.maximum(shard, 0)], -1).tolist(),
+            "shard": shard.tolist(),
+            "row_in_shard": np.where(inside, rows - first, -1).tolist(),
             "expected_id": _take(expected, rows),
             "actual_id": _take_concat(shards, starts, rows),
         }

@@ -1,0 +1,314 @@
+"""The GX-backed checks: pass on good data, fail on every kind of bad data, name the culprits."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.quality import (
+    MAX_OFFENDERS,
+    CheckOutcome,
+    QualityInputError,
+    check_ordering,
+    check_score_coverage,
+    check_shards,
+    outcome_to_dagster_metadata,
+)
+
+IDS = np.array([f"doc-{i}" for i in range(12)])
+
+
+def failed(outcome: CheckOutcome) -> list[str]:
+    return outcome.metadata["failed_expectations"]
+
+
+def assert_names(outcome: CheckOutcome, *ids: object) -> None:
+    """Every offending id appears in the description and in the metadata."""
+    assert not outcome.passed
+    for value in ids:
+        assert repr(value) in outcome.description
+        assert value in outcome.metadata["offending_ids"]
+
+
+# --------------------------------------------------------------------------- score coverage
+
+
+def test_coverage_passes_on_exact_scores_in_any_order():
+    perm = np.random.default_rng(0).permutation(len(IDS))
+    outcome = check_score_coverage(IDS, IDS[perm], {"a": np.arange(12.0), "b": -np.ones(12)})
+    assert outcome.passed, outcome.description
+    assert outcome.name == "score_coverage"
+    assert outcome.metadata["failed_expectations"] == []
+    assert outcome.metadata["score_columns"] == ["a", "b"]
+    assert all(r["success"] for r in outcome.results)
+    assert {r["expectation"] for r in outcome.results} >= {
+        "expect_column_values_to_be_unique",
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+    }
+
+
+def test_coverage_accepts_arrow_and_int_ids():
+    assert check_score_coverage(pa.chunked_array([IDS[:5], IDS[5:]]), IDS, np.ones(12)).passed
+    assert check_score_coverage(np.arange(5), pa.array([4, 3, 2, 1, 0]), np.ones(5)).passed
+
+
+def test_coverage_missing_ids():
+    outcome = check_score_coverage(IDS, IDS[2:], np.ones(10))
+    assert_names(outcome, "doc-0", "doc-1")
+    assert failed(outcome) == ["corpus ids without a score"]
+    assert outcome.metadata["missing_ids"] == 2
+
+
+def test_coverage_unknown_ids():
+    outcome = check_score_coverage(IDS, np.append(IDS, "ghost"), np.ones(13))
+    assert_names(outcome, "ghost")
+    assert failed(outcome) == ["score ids not in the corpus"]
+    assert outcome.metadata["unknown_ids"] == 1
+
+
+def test_coverage_duplicate_ids():
+    outcome = check_score_coverage(IDS, np.append(IDS, "doc-3"), np.ones(13))
+    assert_names(outcome, "doc-3")
+    assert failed(outcome) == ["duplicate ids in the score table"]
+    assert outcome.metadata["duplicate_id_rows"] == 2
+
+
+def test_coverage_int_ids_against_string_ids_never_match():
+    outcome = check_score_coverage(np.arange(3), np.array(["0", "1", "2"]), np.ones(3))
+    assert set(failed(outcome)) == {"corpus ids without a score", "score ids not in the corpus"}
+    assert_names(outcome, "0", 0)
+
+
+@pytest.mark.parametrize(
+    ("bad", "label"),
+    [
+        (np.nan, "null/NaN scores in 'score'"),
+        (np.inf, "infinite scores in 'score'"),
+        (-np.inf, "infinite scores in 'score'"),
+    ],
+)
+def test_coverage_non_finite_scores(bad, label):
+    scores = np.arange(12.0)
+    scores[7] = bad
+    outcome = check_score_coverage(IDS, IDS, scores)
+    assert_names(outcome, "doc-7")
+    assert failed(outcome) == [label]
+    assert outcome.metadata["non_finite_scores"] == {"score": 1}
+
+
+def test_coverage_nan_and_none_are_both_null_in_pandas3():
+    """pandas 3 float columns treat NaN as missing: None and NaN must both be caught, once."""
+    scores = np.array([1.0, None, 3.0, np.nan], dtype=object)
+    arrow = pa.array([1.0, None, 3.0, float("nan")], from_pandas=False)  # NaN is a value here
+    for column in (scores, arrow):
+        outcome = check_score_coverage(IDS[:4], IDS[:4], {"q": column})
+        assert failed(outcome) == ["null/NaN scores in 'q'"]
+        assert_names(outcome, "doc-1", "doc-3")
+        assert outcome.metadata["non_finite_scores"] == {"q": 2}
+
+
+def test_coverage_null_and_empty():
+    outcome = check_score_coverage(IDS[:2], np.array(["doc-0", "doc-1", None], dtype=object),
+                                   np.ones(3))
+    assert "null ids in the score table" in failed(outcome)
+    empty = check_score_coverage(np.array([], dtype=str), np.array([], dtype=str), np.array([]))
+    assert failed(empty) == ["empty score table"]
+
+
+def test_coverage_caps_offending_ids():
+    outcome = check_score_coverage(IDS, IDS, np.full(12, np.nan))
+    assert outcome.metadata["non_finite_scores"] == {"score": 12}
+    assert len(outcome.metadata["offending_ids"]) == MAX_OFFENDERS
+    assert all(len(r.get("offending", [])) <= MAX_OFFENDERS for r in outcome.results)
+
+
+def test_coverage_rejects_malformed_inputs():
+    with pytest.raises(QualityInputError, match="3 values for 12"):
+        check_score_coverage(IDS, IDS, np.ones(3))
+    with pytest.raises(QualityInputError, match="not numeric"):
+        check_score_coverage(IDS[:1], IDS[:1], np.array(["high"]))
+    with pytest.raises(QualityInputError, match="one-dimensional"):
+        check_score_coverage(IDS.reshape(3, 4), IDS, np.ones(12))
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def test_ordering_passes_with_recomputation_and_metrics():
+    perm = np.random.default_rng(1).permutation(50)
+    outcome = check_ordering(perm, 50, perm.copy(), {"cliffs": 0, "cycles": 3},
+                             {"cliffs": {"max": 0}, "cycles": {"min": 2, "max": 4}})
+    assert outcome.passed, outcome.description
+    assert outcome.metadata["guideline_metrics"] == {"cliffs": 0.0, "cycles": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("positions", "label", "offending"),
+    [
+        ([0, 1, 2, 2, 4], "samples repeated (a permutation has none)", [2, 3]),
+        ([0, 1, 2, 3, 5], "sample indices outside 0..4", [4]),
+        ([0, -1, 2, 3, 4], "sample indices outside 0..4", [1]),
+        ([0, 1, np.nan, 3, 4], "null sample indices", [2]),
+    ],
+)
+def test_ordering_detects_broken_permutations(positions, label, offending):
+    outcome = check_ordering(np.array(positions), 5)
+    assert label in failed(outcome)
+    assert outcome.metadata["offending_positions"][: len(offending)] == offending
+    assert f"position={offending[0]}" in outcome.description
+
+
+def test_ordering_wrong_length():
+    outcome = check_ordering(np.arange(4), 5)
+    assert failed(outcome) == ["ordering length is not n=5"]
+    assert "observed 4" in outcome.description
+
+
+def test_ordering_differs_from_recomputation():
+    fresh = np.arange(10)
+    stale = fresh.copy()
+    stale[[3, 7]] = stale[[7, 3]]
+    outcome = check_ordering(stale, 10, fresh)
+    assert failed(outcome) == ["positions differ from a recomputation"]
+    assert outcome.metadata["differing_positions"] == 2
+    assert outcome.metadata["offending_positions"] == [3, 7]
+    assert "position=3, sample=7, recomputed=3" in outcome.description
+
+
+def test_ordering_metrics_outside_shape_or_missing():
+    outcome = check_ordering(np.arange(5), 5, metrics={"cliffs": 2, "bad": "x"},
+                             expected_shape={"cliffs": {"max": 0}, "bad": {"min": 0},
+                                             "absent": {"min": 0}})
+    assert set(failed(outcome)) == {
+        "guideline metric 'cliffs' outside {'max': 0}",
+        "guideline metric 'bad' not a number",
+        "guideline metric 'absent' missing",
+    }
+    assert "values [2.0]" in outcome.description
+    with pytest.raises(QualityInputError, match="expected_shape"):
+        check_ordering(np.arange(5), 5, metrics={}, expected_shape={"cliffs": {"below": 0}})
+
+
+@st.composite
+def permutations(draw):
+    n = draw(st.integers(min_value=1, max_value=200))
+    seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
+    return np.random.default_rng(seed).permutation(n)
+
+
+@settings(max_examples=15, deadline=None)
+@given(permutations())
+def test_ordering_property_random_permutations_pass(perm):
+    assert check_ordering(perm, len(perm), perm.copy()).passed
+
+
+@settings(max_examples=15, deadline=None)
+@given(permutations(), st.sampled_from(["duplicate", "out_of_range", "drop", "swap"]),
+       st.data())
+def test_ordering_property_corruptions_fail(perm, corruption, data):
+    n = len(perm)
+    bad = perm.copy()
+    k = data.draw(st.integers(min_value=0, max_value=n - 1))
+    if corruption == "duplicate":
+        if n < 2:
+            return
+        bad[k] = perm[(k + 1) % n]
+    elif corruption == "out_of_range":
+        bad[k] = n + data.draw(st.integers(min_value=0, max_value=5))
+    elif corruption == "drop":
+        bad = np.delete(bad, k)
+    else:
+        if n < 2:
+            return
+        j = (k + 1) % n
+        bad[[k, j]] = bad[[j, k]]
+    outcome = check_ordering(bad, n, perm)
+    assert not outcome.passed
+    if corruption != "drop":
+        assert k in outcome.metadata["offending_positions"]
+
+
+# --------------------------------------------------------------------------- shards
+
+
+def shards_of(ids, cuts):
+    return [ids[a:b] for a, b in zip([0, *cuts], [*cuts, len(ids)], strict=True)]
+
+
+def test_shards_pass_with_mixed_array_types():
+    shards = [IDS[:5], pa.array(IDS[5:9]), pa.chunked_array([IDS[9:11], IDS[11:]])]
+    outcome = check_shards(IDS, shards, [5, 4, 3])
+    assert outcome.passed, outcome.description
+    assert check_shards(np.arange(7), shards_of(np.arange(7), [3])).passed
+
+
+def test_shards_swapped_rows_are_named():
+    ids = IDS.copy()
+    ids[[6, 8]] = ids[[8, 6]]
+    outcome = check_shards(IDS, shards_of(ids, [5]), [5, 7])
+    assert failed(outcome) == ["shard ids differ from the expected ids"]
+    assert outcome.metadata["offending_positions"] == [6, 8]
+    assert "position=6, shard=1, expected_id='doc-6', actual_id='doc-8'" in outcome.description
+
+
+def test_shards_missing_and_extra_rows():
+    short = check_shards(IDS, shards_of(IDS[:-1], [4]))
+    assert "expected rows missing past the end of the shards" in failed(short)
+    assert "doc-11" in short.metadata["offending_ids"]
+    extra = check_shards(IDS, [*shards_of(IDS, [4]), np.array(["doc-99"])])
+    assert "extra rows past the expected ids" in failed(extra)
+    assert "'doc-99'" in extra.description
+
+
+def test_shards_repeated_ids():
+    ids = IDS.copy()
+    ids[10] = ids[2]
+    outcome = check_shards(IDS, shards_of(ids, [6]))
+    assert "ids repeated in the shards" in failed(outcome)
+    assert outcome.metadata["repeated_rows"] == 2
+    assert "doc-2" in outcome.metadata["offending_ids"]
+
+
+def test_shards_declared_row_counts():
+    outcome = check_shards(IDS, shards_of(IDS, [5]), [6, 6])
+    assert failed(outcome) == ["shard row counts differ from declared"]
+    assert outcome.metadata["shards_with_wrong_counts"] == [
+        {"shard": 0, "declared": 6, "actual": 5},
+        {"shard": 1, "declared": 6, "actual": 7},
+    ]
+    assert "declared': 6" in outcome.description
+    with pytest.raises(QualityInputError, match="negative"):
+        check_shards(IDS, [IDS], [-1])
+
+
+def test_shards_no_shards_at_all():
+    outcome = check_shards(IDS, [])
+    assert "expected rows missing past the end of the shards" in failed(outcome)
+
+
+# --------------------------------------------------------------------------- glue
+
+
+def test_dagster_metadata_is_strict_json():
+    scores = np.arange(12.0)
+    scores[0] = np.inf
+    outcome = check_score_coverage(IDS, IDS, scores)
+    meta = outcome_to_dagster_metadata(outcome)
+    json.dumps(meta, allow_nan=False)
+    assert meta["passed"] is False
+    assert meta["description"] == outcome.description
+    assert meta["offending_ids"] == ["doc-0"]
+    json.dumps(outcome.results, allow_nan=False)
+
+
+def test_importing_quality_does_not_import_gx():
+    code = "import sys, curation.quality; print('great_expectations' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
