@@ -312,3 +312,26 @@ def test_importing_quality_does_not_import_gx():
     code = "import sys, curation.quality; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- with the real engine
+
+
+def test_ordering_check_on_real_orderings_and_metrics():
+    """SAW with an odd folding layer meets its shape; a descending sort breaks it."""
+    from curation.metrics import expected_shape, guideline_metrics
+    from curation.ordering import order
+
+    scores = np.random.default_rng(3).random(2000)
+    params = {"folding_layer": 3}
+    saw = order(scores, "saw", **params)
+    shape = expected_shape("saw", params)
+    outcome = check_ordering(saw, len(scores), order(scores, "saw", **params),
+                             guideline_metrics(scores, saw), shape)
+    assert outcome.passed, outcome.description
+
+    backwards = order(scores, "sorted", ascending=False)
+    outcome = check_ordering(backwards, len(scores), saw, guideline_metrics(scores, backwards),
+                             shape)
+    assert "positions differ from a recomputation" in failed(outcome)
+    assert any(label.startswith("guideline metric 'boundary_last_q'") for label in failed(outcome))
