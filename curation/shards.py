@@ -271,10 +271,14 @@ def plan_shards(n_rows: int, rows_per_shard: int) -> list[ShardSpec]:
     return [ShardSpec(i, s, min(s + rows_per_shard, n_rows)) for i, s in enumerate(starts)]
 
 
-def default_row_group_rows(layout: CorpusLayout) -> int:
-    """Rows per output row group: ~64 MiB, at most 10 000 rows (same for every shard)."""
-    per_row = layout.total_bytes / max(layout.n_rows, 1)
-    return int(max(1, min(MAX_ROW_GROUP_ROWS, TARGET_ROW_GROUP_BYTES // max(per_row, 1.0))))
+def default_row_group_rows(
+    layout: CorpusLayout, memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT
+) -> int:
+    """Rows per output row group: ~64 MiB (less under a small memory limit, since a pass
+    holds at least one row group), at most 10 000 rows. Same for every shard of a run."""
+    per_row = max(layout.total_bytes / max(layout.n_rows, 1), 1.0)
+    target = min(TARGET_ROW_GROUP_BYTES, memory_limit_bytes / 8)
+    return int(max(1, min(MAX_ROW_GROUP_ROWS, target // per_row)))
 
 
 def plan_passes(est_bytes: np.ndarray, row_group_rows: int, budget: float) -> list[tuple[int, int]]:
@@ -384,11 +388,12 @@ def _prepare(
     extra_columns: dict[str, Any] | None,
     row_group_rows: int | None,
     validated: bool = False,
+    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
 ) -> _Prepared:
     layout = corpus_uri if isinstance(corpus_uri, CorpusLayout) else corpus_layout(corpus_uri)
     arr = np.asarray(rows, dtype=np.int64) if validated else validate_rows(rows, layout.n_rows)
     extra = _check_extra(extra_columns, arr.size, layout.schema)
-    rg_rows = row_group_rows or default_row_group_rows(layout)
+    rg_rows = row_group_rows or default_row_group_rows(layout, memory_limit_bytes)
     return _Prepared(layout, arr, extra, _output_schema(layout, extra), rg_rows)
 
 
@@ -431,7 +436,9 @@ def write_shard(
     _prepared: _Prepared | None = None,
 ) -> ShardInfo:
     """Gather one shard straight from the corpus row groups (bounded passes)."""
-    p = _prepared or _prepare(corpus_uri, rows, extra_columns, row_group_rows)
+    p = _prepared or _prepare(
+        corpus_uri, rows, extra_columns, row_group_rows, memory_limit_bytes=memory_limit_bytes
+    )
     passes = _pass_plan(p, spec, memory_limit_bytes)
     reader = _SourceReader(p.layout, memory_limit_bytes / 4)
 
@@ -543,7 +550,9 @@ def write_shard_from_spill(
     _prepared: _Prepared | None = None,
 ) -> ShardInfo:
     """Write one shard from its spill files: filter each pass's positions, sort, write."""
-    p = _prepared or _prepare(corpus_uri, rows, extra_columns, row_group_rows)
+    p = _prepared or _prepare(
+        corpus_uri, rows, extra_columns, row_group_rows, memory_limit_bytes=memory_limit_bytes
+    )
     passes = _pass_plan(p, spec, memory_limit_bytes)
     shard_dir = resolve(spill_uri).join(posixpath.dirname(SPILL_NAME.format(spec.index, 0)))
     files = list_files(shard_dir, ".arrow") if spec.stop > spec.start else []
@@ -613,12 +622,14 @@ def write_ordered_shards(
     """
     if strategy not in ("auto", "gather", "bucket"):
         raise ShardError(f"strategy must be auto, gather or bucket, got {strategy!r}")
-    prepared = _prepare(corpus_uri, rows, extra_columns, row_group_rows)
+    workers = max(1, int(workers))
+    per_worker = max(memory_limit_bytes // workers, 1)
+    prepared = _prepare(  # row groups follow the total limit: bytes do not depend on workers
+        corpus_uri, rows, extra_columns, row_group_rows, memory_limit_bytes=memory_limit_bytes
+    )
     specs = plan_shards(prepared.rows.size, rows_per_shard)
     if strategy == "auto":
         strategy = choose_strategy(prepared.layout, prepared.rows, specs)
-    workers = max(1, int(workers))
-    per_worker = max(memory_limit_bytes // workers, 1)
     if strategy == "gather":
         return _run(
             lambda s: write_shard(
