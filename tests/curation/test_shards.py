@@ -178,3 +178,37 @@ def test_plan_shards():
     assert plan_shards(0, 3) == []
     with pytest.raises(ValueError):
         plan_shards(5, 0)
+
+
+def test_s3_corpus_and_output(monkeypatch):
+    """Same code on S3 (a real moto server): corpus, spill and shards all on s3://."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from curation.storage import resolve
+
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for name, value in [("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                            ("AWS_ENDPOINT_URL", f"http://{host}:{port}"),
+                            ("AWS_REGION", "us-east-1")]:
+            monkeypatch.setenv(name, value)
+        boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="shards")
+        table = pa.table({"id": np.arange(60), "text": [f"t{i}" for i in range(60)]})
+        for i in range(2):
+            loc = resolve(f"s3://shards/corpus/f{i}.parquet")
+            with loc.fs.open_output_stream(loc.path) as f:
+                pq.write_table(table.slice(30 * i, 30), f, row_group_size=7)
+        rows = np.random.default_rng(5).permutation(60)
+        infos = write_ordered_shards(
+            "s3://shards/corpus", rows, "s3://shards/out", rows_per_shard=25, strategy="bucket",
+            spill_uri="s3://shards/spill", progress=False,
+        )
+        assert [i.path for i in infos][0] == "s3://shards/out/part-00000.parquet"
+        out = resolve("s3://shards/out")
+        got = pq.read_table(out.path, filesystem=out.fs)
+        assert got.column("id").to_pylist() == rows.tolist()
+    finally:
+        server.stop()
