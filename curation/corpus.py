@@ -25,6 +25,8 @@ CSV_SUFFIXES = (".csv", ".csv.gz")
 DATA_SUFFIXES = PARQUET_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES
 MAX_LISTED = 10
 _BLOCK = 1 << 20
+_FIRST_BLOCK = 16 * _BLOCK
+_MAX_BLOCK = 1 << 30  # pyarrow block sizes are int32
 
 
 class CorpusError(ValueError):
@@ -124,24 +126,31 @@ def _find_broken_json_line(loc: Location) -> str:
     return "no broken line found by a line-by-line scan"
 
 
-def _text_batches(loc: Location, fmt: str, batch_size: int) -> Iterator[pa.RecordBatch]:
+class _BlockTooSmall(Exception):
+    """A line (one document) is longer than the parser's block: retry with a bigger block."""
+
+
+def _open_text_reader(checked: "_Utf8CheckingReader", fmt: str, block: int):
+    if fmt == "jsonl":
+        return pajson.open_json(checked, read_options=pajson.ReadOptions(block_size=block))
+    return pacsv.open_csv(checked, read_options=pacsv.ReadOptions(block_size=block))
+
+
+def _parse_text(loc: Location, fmt: str, block: int) -> Iterator[pa.RecordBatch]:
+    """One parse of a text file with a fixed block size; errors become CorpusError."""
     raw = loc.fs.open_input_stream(loc.path, compression="detect")
     checked = _Utf8CheckingReader(raw, loc.uri)
     try:
         try:
-            if fmt == "jsonl":
-                reader = pajson.open_json(checked, read_options=pajson.ReadOptions(
-                    block_size=16 * _BLOCK))
-            else:
-                reader = pacsv.open_csv(checked, read_options=pacsv.ReadOptions(
-                    block_size=16 * _BLOCK))
-            for batch in reader:
+            for batch in _open_text_reader(checked, fmt, block):
                 if checked.error is not None:
                     raise checked.error
-                yield from _rebatch(batch, batch_size)
+                yield batch
         except pa.ArrowException as exc:
             if checked.error is not None:
                 raise checked.error from None
+            if "straddl" in str(exc):
+                raise _BlockTooSmall() from exc
             if fmt == "jsonl":
                 raise CorpusError(f"{loc.uri}: broken JSON lines file: "
                                   f"{_find_broken_json_line(loc)}") from exc
@@ -150,6 +159,27 @@ def _text_batches(loc: Location, fmt: str, batch_size: int) -> Iterator[pa.Recor
             raise checked.error
     finally:
         checked.close()
+
+
+def _text_batches(loc: Location, fmt: str, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Stream a jsonl/csv file; a document longer than the block restarts the parse with a
+    4x larger block, skipping the rows already yielded (parsing is deterministic)."""
+    block, done = _FIRST_BLOCK, 0
+    while True:
+        seen = 0
+        try:
+            for batch in _parse_text(loc, fmt, block):
+                skip = min(max(done - seen, 0), batch.num_rows)
+                seen += batch.num_rows
+                if skip < batch.num_rows:
+                    done += batch.num_rows - skip
+                    yield from _rebatch(batch.slice(skip), batch_size)
+            return
+        except _BlockTooSmall:
+            if block >= _MAX_BLOCK:
+                raise CorpusError(f"{loc.uri}: a line after row {seen} is longer than "
+                                  f"{_MAX_BLOCK >> 20} MiB; split the document") from None
+            block = min(block * 4, _MAX_BLOCK)
 
 
 def _rebatch(batch: pa.RecordBatch, batch_size: int) -> Iterator[pa.RecordBatch]:

@@ -5,10 +5,14 @@ Layout under a root (local path or ``s3://``)::
     <root>/<dataset>/latest.json            {"version": "<id>"}, moved atomically
     <root>/<dataset>/<version>/part-00000.parquet ...
     <root>/<dataset>/<version>/manifest.json  written last: the commit point
+    <root>/<dataset>/.publish-info/<version>.json  {"published_at", "sources"}
 
 A version directory without ``manifest.json`` does not exist for anyone: that is how a
 crash mid-publish stays invisible. The version id is a hash of the lineage and the shard
 contents, so publishing the same thing twice returns the existing version untouched.
+The manifest holds content only (no clock, no source paths), so the same inputs give a
+byte-identical version directory on any machine; the publish time and the source paths
+live in ``.publish-info/<version>.json`` (a hidden name, never listed as a version).
 """
 
 import hashlib
@@ -30,6 +34,7 @@ from curation.names import validate_dataset_name, validate_version_id
 from curation.storage import Location
 
 MANIFEST = "manifest.json"
+PUBLISH_INFO = ".publish-info"
 LATEST = "latest.json"
 FORMAT_VERSION = 1
 REQUIRED_LINEAGE = (
@@ -55,6 +60,10 @@ class PublishRefused(PublishError):
 
 class NotPublished(ValueError):
     """The dataset or version asked for has no committed manifest."""
+
+
+class PublishStorageError(OSError):
+    """The storage failed mid-publish (unreachable, full, refused); safe to retry later."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,7 @@ def _create_once(loc: Location, data: bytes) -> bool:
 
     Locally ``os.link`` is an atomic create-if-absent. S3 (through pyarrow) has no
     conditional PUT, so two racing writers of the same version both write; the content
-    differs only in ``published_at`` and the shards are byte-identical.
+    is byte-identical (no clock or paths in it) and so are the shards.
     """
     if loc.is_s3:
         if storage.exists(loc):
@@ -230,13 +239,17 @@ def _inspect_shards(shards: list[str]) -> list[dict]:
     """Hash and inspect every input shard; errors name up to 10 offending files."""
     if not shards:
         raise PublishError("no shards given")
-    infos, missing = [], []
+    infos, missing, corrupt = [], [], []
     for uri in shards:
         loc = storage.resolve(uri)
         if not storage.exists(loc):
             missing.append(loc.uri)
             continue
-        schema, rows, groups = _shard_layout(loc)
+        try:
+            schema, rows, groups = _shard_layout(loc)
+        except pa.ArrowInvalid as exc:
+            corrupt.append(f"{loc.uri} ({exc})")
+            continue
         digest, size = sha256_of(loc)
         infos.append(
             {"loc": loc, "schema": schema, "rows": rows, "row_groups": groups,
@@ -244,6 +257,9 @@ def _inspect_shards(shards: list[str]) -> list[dict]:
         )
     if missing:
         raise PublishError(f"{len(missing)} shard(s) not found: {missing[:10]}")
+    if corrupt:
+        raise PublishError(f"{len(corrupt)} shard(s) are not readable parquet (corrupt or "
+                           f"truncated): {corrupt[:10]}")
     lacking = [i["loc"].uri for i in infos if not set(REQUIRED_COLUMNS) <= set(i["schema"].names)]
     if lacking:
         raise PublishError(f"shards lack columns {list(REQUIRED_COLUMNS)}: {lacking[:10]}")
@@ -266,7 +282,7 @@ def _build_manifest(dataset, version, lineage, infos, metrics, checks, extra) ->
         shards.append(
             {"name": f"part-{i:05d}.parquet", "sha256": info["sha256"], "bytes": info["bytes"],
              "rows": info["rows"], "row_start": start, "row_end": start + info["rows"],
-             "row_groups": info["row_groups"], "source": info["loc"].uri}
+             "row_groups": info["row_groups"]}
         )
         start += info["rows"]
     schema = infos[0]["schema"]
@@ -274,7 +290,6 @@ def _build_manifest(dataset, version, lineage, infos, metrics, checks, extra) ->
         "format": FORMAT_VERSION,
         "dataset": dataset,
         "version": version,
-        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "lineage": lineage,
         "num_rows": start,
         "columns": {f.name: str(f.type) for f in schema},
@@ -302,7 +317,9 @@ def publish_version(
 
     Shards are copied as ``part-NNNNN.parquet`` in the given order; ``manifest.json`` is
     written last and only if absent, so readers never see a partial version and an
-    existing version is never modified (publishing it again is a no-op).
+    existing version is never modified (publishing it again only moves ``latest`` back to
+    it, which also completes a run that crashed between the commit and the pointer move).
+    A storage failure raises :class:`PublishStorageError`; rerunning the same call is safe.
     """
     validate_dataset_name(dataset)
     _check_lineage(lineage)
@@ -310,18 +327,55 @@ def publish_version(
     infos = _inspect_shards(list(shards))
     version = version_id(lineage, [i["sha256"] for i in infos])
     vdir = _version_loc(root, dataset, version)
+    step = "staging shards"
+    try:
+        manifest = _commit(root, dataset, version, vdir, lineage, infos, metrics, checks, extra)
+        step = "moving the latest pointer"
+        set_latest(root, dataset, version)
+    except OSError as exc:
+        state = ("the version is committed but latest was not moved" if step.startswith("moving")
+                 else "nothing was committed")
+        raise PublishStorageError(
+            f"storage error while {step} for {dataset}/{version} under {root}: {exc}; "
+            f"{state}; rerun the publish when the storage is reachable") from exc
+    return PublishedVersion(dataset, version, vdir.uri, manifest)
+
+
+def _commit(root, dataset, version, vdir, lineage, infos, metrics, checks, extra) -> dict:
+    """Stage shards and write the manifest once; returns the committed manifest."""
     manifest_loc = vdir.join(MANIFEST)
     if storage.exists(manifest_loc):
-        _ensure_latest(root, dataset, version)
-        return PublishedVersion(dataset, version, vdir.uri, _read_json(manifest_loc))
+        return _read_json(manifest_loc)
     _remove_stale_tmp(vdir)
     manifest = _build_manifest(dataset, version, lineage, infos, metrics, checks, extra)
     for info, entry in zip(infos, manifest["shards"], strict=True):
         _stage_shard(info, vdir.join(entry["name"]))
+    atomic_write(_info_loc(root, dataset, version), _pretty_json(_publish_info(infos)))
     if not _create_once(manifest_loc, _pretty_json(manifest)):
         manifest = _read_json(manifest_loc)  # a concurrent publisher committed first
-    set_latest(root, dataset, version)
-    return PublishedVersion(dataset, version, vdir.uri, manifest)
+    return manifest
+
+
+def _publish_info(infos: list[dict]) -> dict:
+    """Where and when: kept out of the manifest so manifests stay byte-identical."""
+    return {"published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sources": [i["loc"].uri for i in infos]}
+
+
+def _info_loc(root: str, dataset: str, version: str) -> Location:
+    return _dataset_loc(root, dataset).join(PUBLISH_INFO, f"{validate_version_id(version)}.json")
+
+
+def published_at(version_uri: str, manifest: dict | None = None) -> str:
+    """When a version was committed ("" if unknown; old manifests carry it inline)."""
+    if manifest and manifest.get("published_at"):
+        return manifest["published_at"]
+    dataset_dir, version = posixpath.split(version_uri.rstrip("/"))
+    try:
+        loc = storage.resolve(dataset_dir).join(PUBLISH_INFO, f"{version}.json")
+        return str(_read_json(loc).get("published_at", ""))
+    except (OSError, ValueError):
+        return ""
 
 
 def _stage_shard(info: dict, dst: Location) -> None:
@@ -342,12 +396,6 @@ def set_latest(root: str, dataset: str, version: str) -> None:
     if not storage.exists(vdir.join(MANIFEST)):
         raise NotPublished(f"cannot point latest at uncommitted version {dataset}/{version}")
     atomic_write(_dataset_loc(root, dataset).join(LATEST), _pretty_json({"version": version}))
-
-
-def _ensure_latest(root: str, dataset: str, version: str) -> None:
-    """A no-op republish only repairs a missing pointer (crash after commit, first version)."""
-    if not storage.exists(_dataset_loc(root, dataset).join(LATEST)):
-        set_latest(root, dataset, version)
 
 
 # ---------------------------------------------------------------- reading back
@@ -409,7 +457,7 @@ def list_versions(root: str, dataset: str) -> list[PublishedVersion]:
         mloc = dloc.join(name, MANIFEST)
         if _is_valid_name(name) and storage.exists(mloc):
             found.append(PublishedVersion(dataset, name, dloc.join(name).uri, _read_json(mloc)))
-    return sorted(found, key=lambda v: (v.manifest.get("published_at", ""), v.version))
+    return sorted(found, key=lambda v: (published_at(v.uri, v.manifest), v.version))
 
 
 # ---------------------------------------------------------------- verification
