@@ -1,0 +1,183 @@
+"""Shared pieces of the reliability suite: test data, a library-only pipeline, secret scans.
+
+The pipeline here is the same chain of library calls the Dagster assets make (read ids,
+import and align scores, order, write shards, publish), so a subprocess can run it alone
+and be killed at any point without Dagster in the way. ``job.py`` is its command line.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[2]
+JOB = Path(__file__).with_name("job.py")
+
+
+# ---------------------------------------------------------------- test data
+
+
+def corpus_table(n: int, seed: int = 0, doc_bytes: int = 200) -> pa.Table:
+    """n documents with unique string ids and varied text (sizes differ so orders differ)."""
+    rng = np.random.default_rng(seed)
+    words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"])
+    lengths = rng.integers(doc_bytes // 12, doc_bytes // 4, size=n)
+    picks = rng.integers(0, len(words), size=int(lengths.sum()))
+    ends = np.cumsum(lengths)
+    texts = [" ".join(words[picks[e - k: e]]) for e, k in zip(ends.tolist(), lengths.tolist(),
+                                                               strict=True)]
+    return pa.table({"id": [f"doc-{i:06d}" for i in range(n)], "text": texts})
+
+
+def write_corpus(path: Path, n: int, seed: int = 0, files: int = 1, doc_bytes: int = 200) -> str:
+    """A parquet corpus (one file, or a directory of ``files`` files); returns its path."""
+    table = corpus_table(n, seed, doc_bytes)
+    if files == 1:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, row_group_size=max(1, n // 4))
+        return str(path)
+    path.mkdir(parents=True, exist_ok=True)
+    cuts = np.linspace(0, n, files + 1).astype(int)
+    for i in range(files):
+        part = table.slice(int(cuts[i]), int(cuts[i + 1] - cuts[i]))
+        pq.write_table(part, path / f"corpus-{i:03d}.parquet", row_group_size=1000)
+    return str(path)
+
+
+def score_table(ids: list, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed + 1)
+    return pa.table({"id": ids, "quality": rng.random(len(ids))})
+
+
+def write_scores(path: Path, ids: list, seed: int = 0) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(score_table(ids, seed), path)
+    return str(path)
+
+
+# ---------------------------------------------------------------- the library pipeline
+
+
+def run_library_pipeline(corpus: str, scores: str, work: str, root: str, dataset: str,
+                         method: str = "str", seed: int = 0, rows_per_shard: int = 500,
+                         say=lambda phase: None) -> str:
+    """ids -> scores -> ordering -> shards -> published version; returns the version id."""
+    import curation
+    from curation.corpus import corpus_version, read_ids
+    from curation.ordering import guideline_metrics, order
+    from curation.publish import publish_version
+    from curation.scores import align_scores, import_scores, score_version
+    from curation.shards import write_ordered_shards
+
+    ids = read_ids(corpus)
+    table = import_scores(scores, score_columns=["quality"])
+    values = align_scores(ids, table, "quality")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = order(values, method, seed=seed)
+    params = rows.metadata["params"]
+    metrics = guideline_metrics(values, rows, 16, params.get("ascending", True))
+    metrics.pop("curve", None)
+    say("shards")
+    shards = write_ordered_shards(corpus, np.asarray(rows), work, rows_per_shard=rows_per_shard,
+                                  extra_columns={"score": values[rows]}, progress=False)
+    say("publish")
+    lineage = {"corpus_version": corpus_version(corpus), "score_version": score_version(table),
+               "method": method, "params": params, "seed": seed,
+               "code_version": curation.__version__}
+    published = publish_version(root, dataset, [s.path for s in shards], lineage,
+                                metrics=metrics, checks={"coverage": {"passed": True}})
+    say("done")
+    return published.version
+
+
+def job_command(corpus: str, scores: str, work: str, root: str, dataset: str,
+                method: str = "str", seed: int = 0, rows_per_shard: int = 500) -> list[str]:
+    """The argv that runs :func:`run_library_pipeline` in a fresh interpreter."""
+    return [sys.executable, str(JOB), "--corpus", corpus, "--scores", scores, "--work", work,
+            "--root", root, "--dataset", dataset, "--method", method, "--seed", str(seed),
+            "--rows-per-shard", str(rows_per_shard)]
+
+
+def job_env(**overrides: str) -> dict:
+    """Environment for a job subprocess: the repo importable, no progress bars."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["TQDM_DISABLE"] = "1"
+    env.update(overrides)
+    return env
+
+
+def run_job(argv: list[str], env: dict | None = None, cwd: str | None = None,
+            timeout: float = 120) -> str:
+    """Run a job to completion; return the version id it printed (raise with its stderr)."""
+    proc = subprocess.run(argv, env=env or job_env(), cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"job failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])["version"]
+
+
+# ---------------------------------------------------------------- published state
+
+
+def visible_state_problems(root: str) -> list[str]:
+    """Everything a reader can see under ``root`` must be whole: every listed version
+    verifies, and every ``latest`` pointer names a committed, verifying version."""
+    from curation import publish
+
+    problems = []
+    for dataset in publish.list_datasets(root):
+        for v in publish.list_versions(root, dataset):
+            problems += [f"{dataset}/{v.version}: {p}"
+                         for p in publish.verify_version(root, dataset, v.version)]
+    for pointer in Path(root).glob("*/latest.json"):
+        dataset = pointer.parent.name
+        try:
+            version = publish.resolve_version(root, dataset)
+            publish.read_manifest(root, dataset, version)
+        except (ValueError, OSError) as exc:
+            problems.append(f"{dataset}: latest pointer is invalid: {exc}")
+    return problems
+
+
+def cli_verify(root: str, dataset: str, version: str = "latest") -> subprocess.CompletedProcess:
+    """``curation datasets verify`` through the installed console script."""
+    script = Path(sys.executable).with_name("curation")
+    return subprocess.run([str(script), "datasets", "verify", "--root", root, dataset, version],
+                          capture_output=True, text=True, env=job_env(), timeout=120)
+
+
+# ---------------------------------------------------------------- secrets
+
+
+SECRET_PATTERNS = {
+    "aws_access_key_id": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "aws_secret_access_key": re.compile(
+        r"(?i)aws_?secret_?access_?key['\"]?\s*[:=]\s*['\"]?(?![$<{])[A-Za-z0-9/+]{20,}"),
+    "private_key": re.compile(r"-----BEGIN (RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY"
+                              r"( BLOCK)?-----"),
+    "password_in_url": re.compile(
+        r"\b[a-z][a-z0-9+.-]*://[^\s/:@'\"]+:(?![$<{*])([^\s@/'\"]{3,})@[^\s/'\"]+"),
+}
+
+
+def find_secrets(text: str) -> list[str]:
+    """Names and snippets of secret-looking strings in ``text``."""
+    hits = []
+    for name, pattern in SECRET_PATTERNS.items():
+        for match in pattern.finditer(text):
+            hits.append(f"{name}: {match.group(0)[:60]}")
+    return hits
+
+
+def tracked_files() -> list[Path]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True)
+    return [REPO / name for name in out.stdout.decode().split("\0") if name]

@@ -1,0 +1,34 @@
+"""Command line for one library pipeline run, so tests can kill it, race it, or run it
+under another working directory and environment.
+
+Prints ``phase <name>`` lines (flushed) as it goes and, last, ``{"version": "<id>"}``.
+"""
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("corpus", "scores", "work", "root", "dataset"):
+        parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--method", default="str")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rows-per-shard", type=int, default=500)
+    args = parser.parse_args(argv)
+
+    from tests.reliability.helpers import run_library_pipeline
+
+    def say(phase: str) -> None:
+        print(f"phase {phase}", flush=True)
+
+    version = run_library_pipeline(args.corpus, args.scores, args.work, args.root, args.dataset,
+                                   method=args.method, seed=args.seed,
+                                   rows_per_shard=args.rows_per_shard, say=say)
+    print(json.dumps({"version": version}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
