@@ -151,6 +151,8 @@ def _parse_text(loc: Location, fmt: str, block: int) -> Iterator[pa.RecordBatch]
                 raise checked.error from None
             if "straddl" in str(exc):
                 raise _BlockTooSmall() from exc
+            if str(exc).startswith(("Empty JSON", "Empty CSV")):
+                return  # an empty file holds no documents; an empty corpus is reported later
             if fmt == "jsonl":
                 raise CorpusError(f"{loc.uri}: broken JSON lines file: "
                                   f"{_find_broken_json_line(loc)}") from exc

@@ -23,9 +23,13 @@ def _read_table(uri: str) -> pa.Table:
             if _format_of(loc.path) == "parquet":
                 tables.append(_read_parquet(loc))
             else:
-                tables.append(pa.Table.from_batches(list(iter_batches(loc.uri))))
+                batches = list(iter_batches(loc.uri))
+                if batches:  # an empty text file holds no rows (and no schema)
+                    tables.append(pa.Table.from_batches(batches))
     except CorpusError as exc:
         raise ScoreError("unreadable", str(exc)) from exc
+    if not tables:
+        raise ScoreError("empty_table", f"the score table {uri} has no rows")
     if len(tables) == 1:
         return tables[0]
     try:
