@@ -148,9 +148,12 @@ def corpus_layout(corpus_uri: str | os.PathLike) -> CorpusLayout:
         raise CorpusFormatError(f"no .parquet files in corpus {loc.uri}")
     schema, rg_file, rg_local, counts, sizes, mismatched = None, [], [], [], [], []
     for i, f in enumerate(files):
-        with f.fs.open_input_file(f.path) as handle:
-            meta = pq.ParquetFile(handle).metadata
-            file_schema = meta.schema.to_arrow_schema().remove_metadata()
+        try:
+            with f.fs.open_input_file(f.path) as handle:
+                meta = pq.ParquetFile(handle).metadata
+                file_schema = meta.schema.to_arrow_schema().remove_metadata()
+        except (OSError, pa.ArrowException) as exc:
+            raise CorpusFormatError(f"corpus file {f.uri} is not readable parquet: {exc}") from exc
         if schema is None:
             schema = file_schema
         elif not file_schema.equals(schema):
@@ -193,6 +196,18 @@ class _SourceReader:
 
     def take(self, rg: int, offsets: np.ndarray) -> pa.Table:
         """Rows ``offsets`` of global row group ``rg``; column-wise if the group is large."""
+        try:
+            return self._take(rg, offsets)
+        except (OSError, pa.ArrowException) as exc:
+            raise self._corrupt(rg, exc) from exc
+
+    def _corrupt(self, rg: int, exc: Exception) -> CorpusFormatError:
+        loc = self.layout.files[int(self.layout.rg_file[rg])]
+        return CorpusFormatError(
+            f"corpus file {loc.uri} is damaged (row group {int(self.layout.rg_local[rg])}): {exc}"
+        )
+
+    def _take(self, rg: int, offsets: np.ndarray) -> pa.Table:
         pf = self._file(int(self.layout.rg_file[rg]))
         local = int(self.layout.rg_local[rg])
         idx = pa.array(offsets, type=pa.int64())
@@ -205,8 +220,11 @@ class _SourceReader:
         return pa.Table.from_arrays(cols, schema=self.layout.schema)
 
     def read(self, rg: int) -> pa.Table:
-        pf = self._file(int(self.layout.rg_file[rg]))
-        return pf.read_row_group(int(self.layout.rg_local[rg])).replace_schema_metadata(None)
+        try:
+            pf = self._file(int(self.layout.rg_file[rg]))
+            return pf.read_row_group(int(self.layout.rg_local[rg])).replace_schema_metadata(None)
+        except (OSError, pa.ArrowException) as exc:
+            raise self._corrupt(rg, exc) from exc
 
     def close(self) -> None:
         self._files.clear()

@@ -212,3 +212,18 @@ def test_s3_corpus_and_output(monkeypatch):
         assert got.column("id").to_pylist() == rows.tolist()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("strategy", ["gather", "bucket"])
+def test_damaged_corpus_file_is_named(tmp_path, strategy):
+    table = make_corpus(tmp_path / "c", [30, 30])
+    victim = tmp_path / "c" / "file-001.parquet"
+    data = bytearray(victim.read_bytes())
+    data[4:200] = bytes(196)  # destroy the first data pages, keep the footer
+    victim.write_bytes(bytes(data))
+    with pytest.raises(CorpusFormatError, match="file-001.parquet"):
+        write_ordered_shards(tmp_path / "c", np.arange(table.num_rows)[::-1].copy(),
+                             tmp_path / "o", rows_per_shard=20, strategy=strategy, progress=False)
+    victim.write_bytes(b"not parquet")
+    with pytest.raises(CorpusFormatError, match="file-001.parquet"):
+        corpus_layout(tmp_path / "c")
