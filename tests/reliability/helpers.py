@@ -166,6 +166,9 @@ SECRET_PATTERNS = {
                               r"( BLOCK)?-----"),
     "password_in_url": re.compile(
         r"\b[a-z][a-z0-9+.-]*://[^\s/:@'\"]+:(?![$<{*])([^\s@/'\"]{3,})@[^\s/'\"]+"),
+    "config_password": re.compile(
+        r"(?im)^[ \t\"']*[\w.-]*passw(or)?d[\"']?[ \t]*[:=][ \t]*[\"']?"
+        r"(?![$<{%]|env\b|true\b|false\b|null\b|none\b)[^\s\"'#(),]{4,}(?=[\s\"',]|$)"),
 }
 
 
