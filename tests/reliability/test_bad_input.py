@@ -346,14 +346,13 @@ def test_truncated_or_corrupt_score_parquet_names_the_file(tmp_path, corpus):
     assert "truncated.parquet" in message
 
 
-@pytest.mark.xfail(strict=True, reason="curation/shards.py: a corrupt corpus page surfaces as a "
-                   "bare OSError('Corrupt snappy compressed data.') naming no file, not a "
-                   "ShardError/ValueError naming the corpus file")
-def test_shards_from_a_corrupt_corpus_name_the_file(tmp_path):
+def test_shards_from_a_damaged_corpus_name_the_file(tmp_path):
+    """(Was a bare OSError('Corrupt snappy compressed data.'); fixed in shards.py.)"""
     files = damaged_copies(tmp_path, corpus_table(500))
-    with pytest.raises(ShardError, match="corrupt.parquet"):
-        write_ordered_shards(files["corrupt"], np.arange(500)[::-1].copy(),
-                             str(tmp_path / "out"), rows_per_shard=100, progress=False)
+    for name, uri in files.items():
+        with pytest.raises(ShardError, match=f"{name}.parquet"):
+            write_ordered_shards(uri, np.arange(500)[::-1].copy(), str(tmp_path / name),
+                                 rows_per_shard=100, progress=False)
 
 
 def test_corrupt_shard_is_named_and_nothing_is_published(tmp_path):
