@@ -45,30 +45,32 @@ class ProbeRunConfig(Config):
     device: str = "auto"
 
 
-def heldout_split(ids: pa.Array, scores: np.ndarray, fraction: float, extreme: float) -> dict:
-    """Deterministic held-out sets by id hash: random, lowest-10%-score and top-10%-score docs.
+def heldout_split(
+    ids: pa.Array, scores: np.ndarray, fraction: float, extreme: float, min_docs: int = 2
+) -> dict:
+    """Deterministic held-out sets: random docs, lowest-10%-score docs, top-10%-score docs.
 
-    Drawn by hashing ids (not positions) so the split is the same for every ordering and
-    every rerun.
+    Documents are picked by a hash of their id (not their position), so the split is the
+    same for every ordering and every rerun; each set gets at least ``min_docs`` documents.
     """
-    hashes = (
-        np.frombuffer(
-            b"".join(
-                hashlib.blake2b(str(v).encode(), digest_size=8).digest() for v in ids.to_pylist()
-            ),
-            dtype=np.uint64,
-        )
-        if len(ids)
-        else np.empty(0, np.uint64)
+    n = len(ids)
+    digests = b"".join(
+        hashlib.blake2b(str(v).encode(), digest_size=8).digest() for v in ids.to_pylist()
     )
-    u = (hashes >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-    lo, hi = np.quantile(scores, [0.1, 0.9]) if scores.size else (0.0, 0.0)
-    sets = {
-        "heldout_random": u < fraction,
-        "heldout_low": (scores <= lo) & (u >= fraction) & (u < fraction + extreme * 5),
-        "heldout_high": (scores >= hi) & (u >= fraction) & (u < fraction + extreme * 5),
-    }
-    return {name: np.flatnonzero(mask) for name, mask in sets.items()}
+    u = np.frombuffer(digests, dtype=np.uint64) if n else np.empty(0, np.uint64)
+    by_hash = np.argsort(u, kind="stable")
+    taken = np.zeros(n, dtype=bool)
+    lo, hi = np.quantile(scores, [0.1, 0.9]) if n else (0.0, 0.0)
+    sets = {}
+    for name, mask, size in (
+        ("heldout_low", scores <= lo, max(min_docs, round(extreme * n))),
+        ("heldout_high", scores >= hi, max(min_docs, round(extreme * n))),
+        ("heldout_random", np.ones(n, dtype=bool), max(min_docs, round(fraction * n))),
+    ):
+        candidates = by_hash[mask[by_hash] & ~taken[by_hash]][:size]
+        taken[candidates] = True
+        sets[name] = np.sort(candidates)
+    return sets
 
 
 def write_rows(corpus_uri: str, rows: np.ndarray, text_column: str, loc) -> str:
