@@ -14,14 +14,14 @@ import pytest
 from tests.reliability.helpers import cli_verify, write_scores
 from tests.reliability.test_pipeline_bad_input import (
     CANARY_KEY_ID,
-    CANARY_PASSWORD,
+    CANARY_PG_PW,
     CANARY_SECRET,
     leaked,
     run_pipeline,
 )
 
 pytestmark = pytest.mark.slow
-CANARIES = [CANARY_KEY_ID, CANARY_SECRET, CANARY_PASSWORD]
+CANARIES = [CANARY_KEY_ID, CANARY_SECRET, CANARY_PG_PW]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def full_run(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("AWS_ACCESS_KEY_ID", CANARY_KEY_ID)
     patch.setenv("AWS_SECRET_ACCESS_KEY", CANARY_SECRET)
-    patch.setenv("DAGSTER_PG_PASSWORD", CANARY_PASSWORD)
+    patch.setenv("DAGSTER_PG_PASSWORD", CANARY_PG_PW)
     from tests.reliability.helpers import corpus_table
 
     scores = write_scores(tmp_path / "scores.parquet", corpus_table(60).column("id").to_pylist())

@@ -16,7 +16,7 @@ PLANTED = {
     "aws_secret_access_key": "aws_secret_access_key = " + "wJalrXUtnFEMI/K7MDENG/bPxRfiCY",
     "private_key": "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEow...",
     "password_in_url": "postgresql://dagster:" + "hunter2pw@db.internal:5432/dagster",
-    "config_password": "password: " + "hunter2pw",
+    "config_password": "\n".join(["db:", "  password: hunter2pw"]),
 }
 HARMLESS = [
     "AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY}",
