@@ -6,12 +6,13 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from assets.automation import nightly_refresh, refresh_job, score_change_sensor
 from assets.corpus import raw_corpus
-from assets.orderings import ORDERING_ASSETS
-from assets.probes import probe_report, probe_runs
-from assets.publish import PUBLISH_ASSETS
+from assets.orderings import build_ordering_asset
+from assets.probes import build_probe_assets
+from assets.publish import build_publish_asset
 from assets.resources import build_resources
 from assets.scores import sample_scores, score_coverage
-from assets.shards import SHARD_ASSETS
+from assets.shards import build_shards_asset
+from curation.ordering import METHODS
 
 
 def executor_from_env():
@@ -29,14 +30,28 @@ def executor_from_env():
     return in_process_executor
 
 
-def build_definitions(resources: dict | None = None, executor=None) -> Definitions:
+def methods_from_env() -> list[str]:
+    """Orderings this deployment computes (CURATION_METHODS=random,str,saw); all by default."""
+    chosen = [m.strip() for m in os.environ.get("CURATION_METHODS", "").split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(METHODS))
+    if unknown:
+        raise ValueError(f"CURATION_METHODS names unknown method(s) {unknown}; known: {METHODS}")
+    return chosen or list(METHODS)
+
+
+def build_definitions(
+    resources: dict | None = None, executor=None, methods: list[str] | None = None
+) -> Definitions:
     """Build the definitions; tests pass their own resources (a temp root, a small corpus)."""
-    assets = [raw_corpus, sample_scores, probe_runs, probe_report]
+    methods = methods or methods_from_env()
+    assets = [raw_corpus, sample_scores, *build_probe_assets(methods)]
     checks = [score_coverage]
-    for pair in (*ORDERING_ASSETS.values(), *SHARD_ASSETS.values()):
-        assets.append(pair[0])
-        checks.append(pair[1])
-    assets.extend(PUBLISH_ASSETS.values())
+    for method in methods:
+        for build in (build_ordering_asset, build_shards_asset):
+            asset_def, check_def = build(method)
+            assets.append(asset_def)
+            checks.append(check_def)
+        assets.append(build_publish_asset(method))
     return Definitions(
         assets=assets,
         asset_checks=checks,

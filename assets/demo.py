@@ -18,21 +18,27 @@ def prepare_environment(var: Path) -> None:
     """A project-local Dagster instance and storage root, unless the user set their own."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(var / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
     os.environ.setdefault("CURATION_ROOT", str(var / "storage"))
     os.environ.setdefault("CURATION_CORPUS", str(var / "demo" / "demo_corpus.parquet"))
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def step_durations(result) -> dict[str, float]:
-    """Seconds per step, from the run's step start/success events."""
+def step_durations(instance, run_id: str) -> dict[str, float]:
+    """Seconds per step, from the run's step start/success events in the instance."""
     starts, durations = {}, {}
-    for event in result.all_events:
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
         if event.event_type_value == "STEP_START":
-            starts[event.step_key] = event.timestamp
-        elif (
-            event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts
-        ):
-            durations[event.step_key] = event.timestamp - starts[event.step_key]
+            starts[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            durations[event.step_key] = entry.timestamp - starts.get(
+                event.step_key, entry.timestamp
+            )
     return durations
 
 
@@ -40,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--var", default=str(ROOT / "var"), help="where data and the instance live")
     parser.add_argument("--seeds", type=int, default=2, help="probe seeds per method")
-    parser.add_argument("--token-budget", type=int, default=300_000, help="probe training bytes")
+    parser.add_argument("--token-budget", type=int, default=200_000, help="probe training bytes")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     var = Path(args.var).resolve()
@@ -59,13 +65,14 @@ def main(argv: list[str] | None = None) -> int:
 
     job = defs.resolve_implicit_global_asset_job_def()
     run_config = {
-        "ops": {"probe_runs": {"config": {"seeds": args.seeds, "token_budget": args.token_budget}}}
+        "ops": {"probe_runs": {"config": {"seeds": args.seeds, "token_budget": args.token_budget}}},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance, run_config=run_config, raise_on_error=False
         )
-    durations = step_durations(result)
+        durations = step_durations(instance, result.run_id)
     print("\nseconds per step:")
     for key, seconds in sorted(durations.items(), key=lambda kv: -kv[1]):
         print(f"  {key:45s} {seconds:7.1f}")

@@ -22,7 +22,7 @@ from assets.metadata import curve_plot, scalar_metadata
 from assets.resources import CurationSettings
 from assets.scores import read_score_table
 from curation.metrics import expected_shape
-from curation.ordering import METHODS, guideline_metrics, order
+from curation.ordering import guideline_metrics, order
 from curation.quality import check_ordering
 from curation.scores import align_scores
 from curation.storage import exists, resolve, write_parquet_atomic
@@ -160,6 +160,3 @@ def build_ordering_asset(method: str):
         return to_check_result(outcome)
 
     return _ordering, _invariants
-
-
-ORDERING_ASSETS = {method: build_ordering_asset(method) for method in METHODS}

@@ -19,7 +19,6 @@ from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, asset
 from assets.metadata import png_markdown
 from assets.orderings import aligned_scores
 from assets.resources import CurationSettings
-from curation.ordering import METHODS
 from curation.probe.report import write_report
 from curation.probe.train import ProbeConfig, ProbeJob, ProbeResult, run_probes, steps_at_documents
 from curation.storage import exists, read_bytes, resolve, write_bytes, write_parquet_atomic
@@ -30,7 +29,7 @@ DEFAULT_METHODS = ["random", "sorted", "folding", "str", "saw"]
 class ProbeRunConfig(Config):
     """Probe budget and design; the defaults finish in a few minutes on 2 CPU cores."""
 
-    methods: list[str] = DEFAULT_METHODS
+    methods: list[str] = []  # empty: random, sorted, folding, str, saw (those deployed)
     seeds: int = 2
     token_budget: int | None = 300_000
     workers: int = 2
@@ -109,16 +108,7 @@ def boundary_positions(score: np.ndarray) -> list[int]:
     return (np.flatnonzero(np.diff(ranks) < -0.25) + 1).tolist()
 
 
-@asset(
-    group_name="probes",
-    description="Short training runs of a tiny byte-level GPT on each ordering (seeds × methods).",
-    ins={
-        **{f"shards_{m}": AssetIn(f"shards_{m}") for m in METHODS},
-        "raw_corpus": AssetIn("raw_corpus"),
-        "sample_scores": AssetIn("sample_scores"),
-    },
-)
-def probe_runs(
+def run_probe_jobs(
     context: AssetExecutionContext,
     config: ProbeRunConfig,
     settings: CurationSettings,
@@ -127,9 +117,17 @@ def probe_runs(
     **shards: dict,
 ) -> dict:
     started = time.perf_counter()
-    unknown = sorted(set(config.methods) - set(METHODS))
+    available = [name.removeprefix("shards_") for name in shards]
+    unknown = sorted(set(config.methods) - set(available))
     if unknown:
-        raise ValueError(f"unknown probe method(s) {unknown}; choose from {list(METHODS)}")
+        raise ValueError(f"unknown probe method(s) {unknown}; this deployment orders {available}")
+    config = config.model_copy(
+        update={
+            "methods": list(config.methods)
+            or [m for m in DEFAULT_METHODS if m in available]
+            or available
+        }
+    )
     ids, scores = aligned_scores(settings, raw_corpus, sample_scores)
     split = heldout_split(ids, scores, config.heldout_fraction, config.extreme_fraction)
     key = hashlib.sha256(
@@ -210,15 +208,7 @@ def probe_runs(
     return value
 
 
-@asset(
-    group_name="probes",
-    description="Which ordering wins, with error bars: markdown table and plots.",
-    ins={
-        "probe_runs": AssetIn("probe_runs"),
-        **{f"ordering_{m}": AssetIn(f"ordering_{m}") for m in METHODS},
-    },
-)
-def probe_report(
+def build_report(
     context: AssetExecutionContext, settings: CurationSettings, probe_runs: dict, **orderings: dict
 ) -> dict:
     results = [ProbeResult.from_dict(r) for r in probe_runs["results"]]
@@ -251,3 +241,46 @@ def probe_report(
         "images": report["images"],
         "table": report["table"],
     }
+
+
+def build_probe_assets(methods: list[str]):
+    """probe_runs (seeds x methods) and probe_report, wired to the deployed methods."""
+
+    @asset(
+        name="probe_runs",
+        group_name="probes",
+        description="Short training runs of a tiny byte-level GPT on each ordering.",
+        ins={
+            **{f"shards_{m}": AssetIn(f"shards_{m}") for m in methods},
+            "raw_corpus": AssetIn("raw_corpus"),
+            "sample_scores": AssetIn("sample_scores"),
+        },
+    )
+    def probe_runs(
+        context: AssetExecutionContext,
+        config: ProbeRunConfig,
+        settings: CurationSettings,
+        raw_corpus: dict,
+        sample_scores: dict,
+        **shards: dict,
+    ) -> dict:
+        return run_probe_jobs(context, config, settings, raw_corpus, sample_scores, **shards)
+
+    @asset(
+        name="probe_report",
+        group_name="probes",
+        description="Which ordering wins, with error bars: markdown table and plots.",
+        ins={
+            "probe_runs": AssetIn("probe_runs"),
+            **{f"ordering_{m}": AssetIn(f"ordering_{m}") for m in methods},
+        },
+    )
+    def probe_report(
+        context: AssetExecutionContext,
+        settings: CurationSettings,
+        probe_runs: dict,
+        **orderings: dict,
+    ) -> dict:
+        return build_report(context, settings, probe_runs, **orderings)
+
+    return probe_runs, probe_report

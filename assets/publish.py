@@ -12,7 +12,6 @@ from dagster import AssetExecutionContext, AssetIn, Failure, MetadataValue, asse
 import curation
 from assets.checks import check_key, latest_check_verdicts
 from assets.resources import CurationSettings
-from curation.ordering import METHODS
 from curation.publish import PublishRefused, publish_version
 from curation.storage import read_bytes, resolve, write_bytes
 
@@ -93,6 +92,3 @@ def build_publish_asset(method: str):
         }
 
     return _published
-
-
-PUBLISH_ASSETS = {method: build_publish_asset(method) for method in METHODS}

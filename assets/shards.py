@@ -10,7 +10,6 @@ from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, asset, ass
 from assets.checks import to_check_result
 from assets.orderings import aligned_scores, read_positions
 from assets.resources import CurationSettings
-from curation.ordering import METHODS
 from curation.quality import check_shards
 from curation.shards import write_ordered_shards
 from curation.storage import exists, read_bytes, resolve, write_bytes
@@ -103,6 +102,3 @@ def build_shards_asset(method: str):
         return to_check_result(outcome)
 
     return _shards, _integrity
-
-
-SHARD_ASSETS = {method: build_shards_asset(method) for method in METHODS}

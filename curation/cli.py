@@ -1,4 +1,4 @@
-"""The ``curation`` command line: ``order``, ``demo``, ``score`` and ``datasets``.
+"""The ``curation`` command line: ``order``, ``score`` and ``datasets``.
 
 Every expected failure (bad file, bad parameter, bad scores) prints one line on stderr
 and exits with status 2; tracebacks are for bugs only.
@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.datasets_cli import add_datasets_parser
 from curation.ordering import METHODS, guideline_metrics, order
 from curation.storage import resolve
 
@@ -111,23 +112,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output parquet (position, id, row)")
     p.set_defaults(func=cmd_order)
 
-    _add_optional(sub, "curation.demo", "add_demo_parser")
-    _add_optional(sub, "curation.scores.cli", "add_score_parser")
-    _add_optional(sub, "curation.datasets_cli", "add_datasets_parser")
+    s = sub.add_parser("score", help="score a corpus with built-in scorers (offline)")
+    s.add_argument("--corpus", required=True, help="parquet/jsonl/csv corpus, file or directory")
+    s.add_argument("--scorers", default="compression", help="comma-separated, e.g. length,ngram")
+    s.add_argument("--id-column", default="id")
+    s.add_argument("--text-column", default="text")
+    s.add_argument("--out", required=True, help="output parquet (id + one column per scorer)")
+    s.set_defaults(func=cmd_score)
+
+    add_datasets_parser(sub)
     return parser
 
 
-def _add_optional(sub: Any, module: str, function: str) -> None:
-    """Register a subcommand implemented in its own module."""
-    import importlib
+def cmd_score(args: argparse.Namespace) -> int:
+    from curation.scores import score_version
+    from curation.scores.base import score_corpus
 
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return
-    getattr(mod, function)(sub)
+    started = time.perf_counter()
+    table = score_corpus(args.corpus, args.scorers.split(","), text_column=args.text_column,
+                         id_column=args.id_column)
+    loc = resolve(args.out)
+    pq.write_table(table, loc.path, filesystem=loc.fs)
+    print(f"scored {table.num_rows:,} documents with {args.scorers} in "
+          f"{time.perf_counter() - started:.1f}s -> {args.out} (score version "
+          f"{score_version(table)})")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

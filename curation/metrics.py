@@ -1,4 +1,4 @@
-"""Measures of the paper's four guidelines on any ordering (the spec gives no formulas; these are ours).
+"""Measures of the paper's four guidelines on any ordering (the spec gives no formulas: ours).
 
 All measures work on percentile ranks of the scores, so they compare across score scales,
 and they are vectorised: a 10^7-sample ordering is measured in about a second.
