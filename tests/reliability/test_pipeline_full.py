@@ -2,7 +2,7 @@
 
 It checks what only a full run can show: every published version verifies through the
 ``curation datasets verify`` console script, no credential reaches the run's event log,
-metadata or files, and (known bug, xfail) what the asset layer puts into manifests.
+metadata or files, and that the asset layer puts no run-specific values into manifests.
 """
 
 import json
@@ -63,10 +63,6 @@ def test_full_run_leaks_no_credentials(full_run):
     assert leaked(instance, run_id, dirs, CANARIES) == []
 
 
-@pytest.mark.xfail(strict=True, reason="assets/publish.py passes run-specific values into the "
-                   "manifest: checks[*].run_id (from latest_check_verdicts) and the probe "
-                   "report table's wall_s/tokens_per_s in extra.probe_report, so the same "
-                   "inputs give different manifest bytes on every run and machine")
 def test_pipeline_manifests_hold_no_run_specific_values(full_run):
     run_id = full_run["result"].run_id
     for manifest in manifests(full_run["root"]):
