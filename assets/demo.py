@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--var", default=str(ROOT / "var"), help="where data and the instance live")
     parser.add_argument("--seeds", type=int, default=2, help="probe seeds per method")
-    parser.add_argument("--token-budget", type=int, default=200_000, help="probe training bytes")
+    parser.add_argument("--token-budget", type=int, default=300_000, help="probe training bytes")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     var = Path(args.var).resolve()
