@@ -50,6 +50,7 @@ def test_pipeline_on_postgres_s3_and_multiprocess(tmp_path, s3_bucket, moto_endp
         "CURATION_DATASET": "prod",
         "CURATION_EXECUTOR": "multiprocess",
         "CURATION_METHODS": "random,saw",
+        "CURATION_ROWS_PER_SHARD": "16",
         "CURATION_MAX_PROCESSES": "2",
     }
     dagster = str(Path(sys.executable).with_name("dagster"))
@@ -62,7 +63,10 @@ def test_pipeline_on_postgres_s3_and_multiprocess(tmp_path, s3_bucket, moto_endp
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "multiprocess_executor" in proc.stderr or "Launching subprocess" in proc.stderr
+    assert "Launching subprocess" in proc.stderr  # the multiprocess executor
+    # output shards are independent steps (40 docs, 16 per shard -> 3 shard writes per method)
+    for index in range(3):
+        assert f"shards_saw_write[shard_{index}]" in proc.stderr
 
     keys = [
         o["Key"]
