@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, asset, asset_check
 
+import curation
 from assets.checks import to_check_result
 from assets.corpus import corpus_ids
 from assets.metadata import curve_plot, scalar_metadata
@@ -51,7 +52,9 @@ class OrderingConfig(Config):
 
 def ordering_key(corpus_version: str, score_version: str, method: str, params: dict) -> str:
     """Content address of an ordering: same inputs, same key, same file."""
-    text = json.dumps([corpus_version, score_version, method, params], sort_keys=True)
+    text = json.dumps(
+        [curation.__version__, corpus_version, score_version, method, params], sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -54,8 +54,10 @@ def settings_from_env() -> CurationSettings:
         kwargs["scores_uri"] = env["CURATION_SCORES"]
         columns = env.get("CURATION_SCORE_COLUMNS", "")
         kwargs["score_columns"] = [c for c in columns.split(",") if c]
-    for name, field in (("CURATION_ROWS_PER_SHARD", "rows_per_shard"),
-                        ("CURATION_MEMORY_LIMIT_MB", "memory_limit_mb")):
+    for name, field in (
+        ("CURATION_ROWS_PER_SHARD", "rows_per_shard"),
+        ("CURATION_MEMORY_LIMIT_MB", "memory_limit_mb"),
+    ):
         if env.get(name):
             kwargs[field] = int(env[name])
     if env.get("CURATION_SCORERS"):

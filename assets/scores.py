@@ -16,7 +16,7 @@ from curation.quality import check_score_coverage
 from curation.scores import combine_scores, coverage_report, import_scores, score_version
 from curation.storage import resolve, write_parquet_atomic
 
-SCORE = "score"  # the column that drives ordering
+SCORE = "_ordering_score"  # the column that drives ordering (reserved name)
 
 
 def load_score_table(settings: CurationSettings) -> tuple[pa.Table, str]:
@@ -42,6 +42,8 @@ def load_score_table(settings: CurationSettings) -> tuple[pa.Table, str]:
 def with_driving_score(table: pa.Table, settings: CurationSettings) -> tuple[pa.Table, dict]:
     """Add the one column that drives ordering: the single score, or a combination."""
     columns = [c for c in table.column_names if c != "id"]
+    if SCORE in columns:
+        raise ValueError(f"score column name {SCORE!r} is reserved; rename it in the score table")
     if len(columns) == 1:
         recipe = {"columns": columns, "normalize": "none"}
         return table.append_column(SCORE, table.column(columns[0]).cast(pa.float64())), recipe

@@ -1,5 +1,6 @@
 """shards_<method>: the corpus rewritten in ordering order as parquet shards, out of core."""
 
+import hashlib
 import io
 import json
 import time
@@ -44,8 +45,10 @@ def read_shard_ids(shards: dict) -> list[np.ndarray]:
     return ids
 
 
-def _plan_dir(settings: CurationSettings, method: str, key: str):
-    return resolve(settings.path("work", "shards", method, key, ".plan"))
+def shard_key(ordering_key: str, settings: CurationSettings) -> str:
+    """Content address of a shard set: the ordering plus everything that shapes the bytes."""
+    text = json.dumps([ordering_key, settings.rows_per_shard, settings.memory_limit_mb])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _save_array(loc, values: np.ndarray) -> None:
@@ -78,15 +81,16 @@ def build_shard_ops(method: str):
         raw_corpus: dict,
         sample_scores: dict,
     ):
-        out = resolve(settings.path("work", "shards", method, ordering["key"]))
+        key = shard_key(ordering["key"], settings)
+        out = resolve(settings.path("work", "shards", method, key))
         plan = {
             "out": out.uri,
             "corpus": raw_corpus["uri"],
             "rows": ordering["rows"],
             "rows_per_shard": settings.rows_per_shard,
             "memory_limit": settings.memory_limit_mb * 2**20,
-            "plan_dir": _plan_dir(settings, method, ordering["key"]).uri,
-            "spill": settings.path("work", "spill", method, ordering["key"]),
+            "plan_dir": settings.path("work", "shards", method, key, ".plan"),
+            "spill": settings.path("work", "spill", method, key),
             "reused": exists(out.join(COMMIT)),
             "started": time.time(),
         }

@@ -39,7 +39,7 @@ def _fmt(items: list) -> str:
     return shown + more
 
 
-def _format_of(name: str) -> str | None:
+def format_of(name: str) -> str | None:
     lower = name.lower()
     for fmt, suffixes in (("parquet", PARQUET_SUFFIXES), ("jsonl", JSONL_SUFFIXES),
                           ("csv", CSV_SUFFIXES)):
@@ -56,10 +56,10 @@ def list_corpus_files(uri: str) -> list[Location]:
     except FileNotFoundError as exc:
         raise CorpusError(f"corpus not found: {loc.uri}") from exc
     if len(files) == 1 and files[0].path == loc.path:
-        if _format_of(loc.path) is None:
+        if format_of(loc.path) is None:
             raise CorpusError(f"unsupported corpus file {loc.uri}; use one of {DATA_SUFFIXES}")
         return files
-    data = [f for f in files if _format_of(f.path) is not None
+    data = [f for f in files if format_of(f.path) is not None
             and not posixpath.basename(f.path).startswith((".", "_"))]
     if not data:
         names = [posixpath.basename(f.path) for f in files]
@@ -211,7 +211,7 @@ def _check_columns(loc: Location, present: list[str], wanted: list[str] | None) 
 
 def _file_batches(loc: Location, columns: list[str] | None,
                   batch_size: int) -> Iterator[pa.RecordBatch]:
-    fmt = _format_of(loc.path)
+    fmt = format_of(loc.path)
     if fmt == "parquet":
         yield from _parquet_batches(loc, columns, batch_size)
         return

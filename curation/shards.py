@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from curation.corpus import CorpusError, format_of, list_corpus_files
 from curation.storage import Location, list_files, resolve
 
 MiB = 1 << 20
@@ -56,7 +57,6 @@ WRITER_OPTIONS: dict[str, Any] = {
 }
 #: Spill files are read once, soon after: a fast codec (or none on fast local disks).
 SPILL_COMPRESSION: str | None = "lz4"
-_JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
 
 
 class ShardError(ValueError):
@@ -132,20 +132,17 @@ class CorpusLayout:
 def corpus_layout(corpus_uri: str | os.PathLike) -> CorpusLayout:
     """Read the parquet footers of a corpus and map its global rows to row groups."""
     loc = resolve(corpus_uri)
-    if loc.path.endswith(_JSON_SUFFIXES):
+    try:
+        files = list_corpus_files(loc.uri)  # the same files, in the same order, as the reader
+    except CorpusError as exc:
+        raise CorpusFormatError(str(exc)) from exc
+    other = [f.uri for f in files if format_of(f.path) != "parquet"]
+    if other:
         raise CorpusFormatError(
-            f"{loc.uri} is JSON lines; convert it to parquet first "
-            "(e.g. curation.corpus reads it in batches; write them with pyarrow.parquet)"
+            f"corpus {loc.uri} holds non-parquet files {other[:10]}; reordering needs parquet "
+            "(random access by row group): convert them first, e.g. with curation.corpus."
+            "iter_batches and pyarrow.parquet.ParquetWriter"
         )
-    files = list_files(loc)
-    jsonl = [f.uri for f in files if f.path.endswith(_JSON_SUFFIXES)]
-    if jsonl:
-        raise CorpusFormatError(
-            f"corpus {loc.uri} holds JSON lines files {jsonl[:10]}; convert them to parquet first"
-        )
-    files = [f for f in files if f.path.endswith(".parquet")]
-    if not files:
-        raise CorpusFormatError(f"no .parquet files in corpus {loc.uri}")
     schema, rg_file, rg_local, counts, sizes, mismatched = None, [], [], [], [], []
     for i, f in enumerate(files):
         try:

@@ -96,18 +96,16 @@ def list_files(loc: Location, suffix: str = "") -> list[Location]:
 def write_parquet_atomic(table, loc: Location, **kwargs) -> None:
     """Write a parquet file that is either absent or complete under its final name.
 
-    Locally: write a hidden sibling, then rename. On S3 an upload becomes visible only
-    when it completes.
+    Write a hidden sibling, then rename. (On S3 pyarrow completes a multipart upload even
+    when the writer fails mid-way, so the temporary key matters there too.)
     """
     import uuid
 
     import pyarrow.parquet as pq
 
-    if loc.is_s3:
-        pq.write_table(table, loc.path, filesystem=loc.fs, **kwargs)
-        return
     parent, name = posixpath.split(loc.path)
-    loc.fs.create_dir(parent, recursive=True)
+    if not loc.is_s3:
+        loc.fs.create_dir(parent, recursive=True)
     tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
     pq.write_table(table, tmp, filesystem=loc.fs, **kwargs)
     loc.fs.move(tmp, loc.path)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation.corpus import CorpusError, _format_of, iter_batches, list_corpus_files
+from curation.corpus import CorpusError, format_of, iter_batches, list_corpus_files
 from curation.scores.errors import MAX_IDS, ScoreError
 
 _NUMBER = r"^[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)$"
@@ -20,7 +20,7 @@ def _read_table(uri: str) -> pa.Table:
         files = list_corpus_files(uri)
         tables = []
         for loc in files:
-            if _format_of(loc.path) == "parquet":
+            if format_of(loc.path) == "parquet":
                 tables.append(_read_parquet(loc))
             else:
                 batches = list(iter_batches(loc.uri))
