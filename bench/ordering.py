@@ -38,13 +38,17 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
 
 
 def packed_sort(scores: np.ndarray) -> np.ndarray:
-    """The floor: identical stable ascending order via unique packed keys and np.sort."""
+    """The floor: the identical stable ascending order via unique packed keys and np.sort,
+    every step in place (the fastest stable sort numpy can do)."""
     bits = scores.view(np.uint32)
-    keys = np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000)).astype(np.uint64)
-    keys <<= np.uint64(32)
-    keys |= np.arange(scores.size, dtype=np.uint64)
-    keys.sort()
-    return (keys & np.uint64(0xFFFFFFFF)).view(np.int64)
+    keys = bits ^ np.where(bits >> 31 == 1, np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
+    packed = keys.astype(np.uint64)
+    del keys
+    np.left_shift(packed, np.uint64(32), out=packed)
+    np.bitwise_or(packed, np.arange(scores.size, dtype=np.uint64), out=packed)
+    packed.sort()
+    np.bitwise_and(packed, np.uint64(0xFFFFFFFF), out=packed)
+    return packed.view(np.int64)
 
 
 def peak_bytes(fn: Callable[[], object]) -> int:
@@ -61,12 +65,14 @@ def peak_bytes(fn: Callable[[], object]) -> int:
 def run_size(n: int, repeat: int) -> None:
     scores = np.random.default_rng(0).random(n, dtype=np.float32)
     column_bytes = n * (8 + 4)
+    warm = packed_sort(scores)  # untimed first call: page faults and sort dispatch warm-up
+    assert np.array_equal(warm, order(scores, "sorted"))
+    del warm
     floor = best_of(lambda: packed_sort(scores), repeat)
     argsort = best_of(lambda: np.argsort(scores, kind="stable"), 1 if n >= 10**8 else repeat)
     print(f"\nn = {n:,}  (id+score columns {column_bytes / 2**20:,.0f} MiB)")
     print(f"  floor: packed-key sort      {floor:8.3f} s   1.00x")
     print(f"  argsort(kind='stable')      {argsort:8.3f} s   {argsort / floor:5.2f}x")
-    assert np.array_equal(packed_sort(scores), order(scores, "sorted"))
     for method in ("sorted", "str", "saw"):
         t = best_of(lambda m=method: order(scores, m), repeat)
         peak = peak_bytes(lambda m=method: order(scores, m))
@@ -95,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [1e5, 1e6] if args.quick else args.sizes
     for size in sizes:
-        run_size(int(size), args.repeat if size < 1e8 else 1)
+        run_size(int(size), args.repeat if size < 1e8 else 2)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def resolve_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
         if key in ("folding_layer", "zigzag_layer", "num_sections"):
             merged[key] = _check_int(key, value, 1)
         elif key in ("window_size", "seed"):
-            merged[key] = _check_int(key, value, 0) if key == "seed" else int(value)
+            merged[key] = _check_int(key, value, 0)
         elif key in ("folding_ratio",):
             merged[key] = _check_ratio(key, value)
         elif key in ("x_pct", "y_pct"):

@@ -253,6 +253,8 @@ def test_defaults_do_not_warn():
         ({"method": "sorted", "folding_layer": 2}, "unknown parameter(s) ['folding_layer']"),
         ({"method": "zigzag", "zigzag_layer": 1.5}, "zigzag_layer must be an integer"),
         ({"method": "segment", "ascending": False}, "unknown parameter(s) ['ascending']"),
+        ({"method": "saw", "window_size": 2.7}, "window_size must be an integer"),
+        ({"method": "saw", "window_size": -3}, "window_size must be >= 0"),
     ],
 )
 def test_bad_parameters(kwargs, message):
