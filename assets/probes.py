@@ -252,7 +252,7 @@ def build_report(
 def build_probe_assets(methods: list[str]):
     """probe_runs (seeds x methods) and probe_report, wired to the deployed methods."""
 
-    @asset(
+    probe_runs = asset(
         name="probe_runs",
         group_name="probes",
         description="Short training runs of a tiny byte-level GPT on each ordering.",
@@ -261,18 +261,8 @@ def build_probe_assets(methods: list[str]):
             "raw_corpus": AssetIn("raw_corpus"),
             "sample_scores": AssetIn("sample_scores"),
         },
-    )
-    def probe_runs(
-        context: AssetExecutionContext,
-        config: ProbeRunConfig,
-        settings: CurationSettings,
-        raw_corpus: dict,
-        sample_scores: dict,
-        **shards: dict,
-    ) -> dict:
-        return run_probe_jobs(context, config, settings, raw_corpus, sample_scores, **shards)
-
-    @asset(
+    )(run_probe_jobs)
+    probe_report = asset(
         name="probe_report",
         group_name="probes",
         description="Which ordering wins, with error bars: markdown table and plots.",
@@ -280,13 +270,5 @@ def build_probe_assets(methods: list[str]):
             "probe_runs": AssetIn("probe_runs"),
             **{f"ordering_{m}": AssetIn(f"ordering_{m}") for m in methods},
         },
-    )
-    def probe_report(
-        context: AssetExecutionContext,
-        settings: CurationSettings,
-        probe_runs: dict,
-        **orderings: dict,
-    ) -> dict:
-        return build_report(context, settings, probe_runs, **orderings)
-
+    )(build_report)
     return probe_runs, probe_report

@@ -20,12 +20,7 @@ def score_curve_png(
     ax.set_title(title)
     if len(curves) > 1:
         ax.legend(fontsize=8, ncol=4)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig, ax)
 
 
 def histogram_png(values, title: str, bins: int = 50) -> bytes:
@@ -33,6 +28,11 @@ def histogram_png(values, title: str, bins: int = 50) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 2.8), dpi=100)
     ax.hist(values, bins=bins, color="#4c72b0")
     ax.set_title(title)
+    return _png(fig, ax)
+
+
+def _png(fig, ax) -> bytes:
+    """Finish a figure (grid, tight layout) and return it as PNG bytes."""
     ax.grid(alpha=0.3)
     fig.tight_layout()
     buffer = io.BytesIO()
