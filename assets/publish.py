@@ -63,6 +63,9 @@ def build_publish_asset(method: str):
             "seed": ordering["params"].get("seed"),
             "code_version": curation.__version__,
         }
+        # the report lands before the version becomes visible, so a live version always has one
+        report_dir = f"reports/{probe_report['dir'].rstrip('/').rsplit('/', 1)[-1]}"
+        report_uri = copy_report(probe_report, f"{root}/{dataset}/{report_dir}")
         try:
             published = publish_version(
                 root,
@@ -71,14 +74,13 @@ def build_publish_asset(method: str):
                 lineage,
                 metrics=ordering["metrics"],
                 checks=manifest_checks(verdicts),
-                extra={"warnings": ordering["warnings"]},
+                extra={"warnings": ordering["warnings"], "report": f"../{report_dir}/report.md"},
             )
         except PublishRefused as exc:
             raise Failure(
                 description=f"refusing to publish {dataset}: {exc}",
                 metadata={"checks": MetadataValue.json(verdicts)},
             ) from exc
-        report_uri = copy_report(probe_report, f"{root}/{dataset}/reports/{published.version}")
         context.add_output_metadata(
             {
                 "dataset": dataset,
