@@ -7,6 +7,7 @@ reuses the file instead of recomputing it.
 """
 
 import hashlib
+import io
 import json
 import time
 import warnings
@@ -26,7 +27,7 @@ from curation.metrics import expected_shape
 from curation.ordering import guideline_metrics, order
 from curation.quality import check_ordering
 from curation.scores import align_scores
-from curation.storage import exists, resolve, write_parquet_atomic
+from curation.storage import atomic_write, exists, read_bytes, resolve, write_parquet_atomic
 
 BATCH_SIZE = 16  # window of the local-diversity metric: the probe's batch size
 
@@ -59,8 +60,24 @@ def ordering_key(corpus_version: str, score_version: str, method: str, params: d
 
 
 def aligned_scores(settings: CurationSettings, raw_corpus: dict, sample_scores: dict):
+    """Corpus ids and the driving score in corpus row order.
+
+    The join is done once per (scores, corpus) version and cached beside the score table as
+    .npy, because every ordering, its check, its shards and the probes need it.
+    """
     ids = corpus_ids(raw_corpus, settings)
-    return ids, align_scores(ids, read_score_table(sample_scores), sample_scores["column"])
+    cache = resolve(sample_scores["uri"].rsplit("/", 1)[0]).join(
+        f"aligned-{raw_corpus['version']}.npy"
+    )
+    if exists(cache):
+        scores = np.load(io.BytesIO(read_bytes(cache)), allow_pickle=False)
+        if scores.size == len(ids):
+            return ids, scores
+    scores = align_scores(ids, read_score_table(sample_scores), sample_scores["column"])
+    buffer = io.BytesIO()
+    np.save(buffer, scores, allow_pickle=False)
+    atomic_write(cache, buffer.getvalue())  # parallel steps may race to fill the cache
+    return ids, scores
 
 
 def read_positions(ordering: dict) -> np.ndarray:

@@ -11,6 +11,7 @@ import json
 import time
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -59,10 +60,7 @@ def heldout_split(
     same for every ordering and every rerun; each set gets at least ``min_docs`` documents.
     """
     n = len(ids)
-    digests = b"".join(
-        hashlib.blake2b(str(v).encode(), digest_size=8).digest() for v in ids.to_pylist()
-    )
-    u = np.frombuffer(digests, dtype=np.uint64) if n else np.empty(0, np.uint64)
+    u = pd.util.hash_array(ids.to_numpy(zero_copy_only=False).astype(str).astype(object))
     by_hash = np.argsort(u, kind="stable")
     taken = np.zeros(n, dtype=bool)
     lo, hi = np.quantile(scores, [0.1, 0.9]) if n else (0.0, 0.0)

@@ -20,7 +20,6 @@ import json
 import os
 import posixpath
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,25 +128,6 @@ def _copy_hashing(src: Location, dst: Location) -> str:
     return digest.hexdigest()
 
 
-def _tmp_sibling(loc: Location) -> Location:
-    parent, name = posixpath.split(loc.path)
-    path = posixpath.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
-    return Location(loc.fs, path, f"s3://{path}" if loc.is_s3 else path)
-
-
-def atomic_write(loc: Location, data: bytes) -> None:
-    """Replace a file so readers see the old or the new content, never a mix.
-
-    Locally: temporary sibling + rename. On S3 a single PUT is already atomic.
-    """
-    if loc.is_s3:
-        storage.write_bytes(loc, data)
-        return
-    tmp = _tmp_sibling(loc)
-    storage.write_bytes(tmp, data)
-    loc.fs.move(tmp.path, loc.path)
-
-
 def _create_once(loc: Location, data: bytes) -> bool:
     """Create ``loc`` only if absent; False if another writer got there first.
 
@@ -160,7 +140,7 @@ def _create_once(loc: Location, data: bytes) -> bool:
             return False
         storage.write_bytes(loc, data)
         return True
-    tmp = _tmp_sibling(loc)
+    tmp = storage.tmp_sibling(loc)
     storage.write_bytes(tmp, data)
     try:
         os.link(tmp.path, loc.path)
@@ -350,7 +330,7 @@ def _commit(root, dataset, version, vdir, lineage, infos, metrics, checks, extra
     manifest = _build_manifest(dataset, version, lineage, infos, metrics, checks, extra)
     for info, entry in zip(infos, manifest["shards"], strict=True):
         _stage_shard(info, vdir.join(entry["name"]))
-    atomic_write(_info_loc(root, dataset, version), _pretty_json(_publish_info(infos)))
+    storage.atomic_write(_info_loc(root, dataset, version), _pretty_json(_publish_info(infos)))
     if not _create_once(manifest_loc, _pretty_json(manifest)):
         manifest = _read_json(manifest_loc)  # a concurrent publisher committed first
     return manifest
@@ -380,7 +360,7 @@ def published_at(version_uri: str, manifest: dict | None = None) -> str:
 
 def _stage_shard(info: dict, dst: Location) -> None:
     """Copy one shard into the version directory, atomically per file."""
-    target = dst if dst.is_s3 else _tmp_sibling(dst)
+    target = dst if dst.is_s3 else storage.tmp_sibling(dst)
     digest = _copy_hashing(info["loc"], target)
     if digest != info["sha256"]:
         if not dst.is_s3:
@@ -395,7 +375,8 @@ def set_latest(root: str, dataset: str, version: str) -> None:
     vdir = _version_loc(root, dataset, version)
     if not storage.exists(vdir.join(MANIFEST)):
         raise NotPublished(f"cannot point latest at uncommitted version {dataset}/{version}")
-    atomic_write(_dataset_loc(root, dataset).join(LATEST), _pretty_json({"version": version}))
+    pointer = _dataset_loc(root, dataset).join(LATEST)
+    storage.atomic_write(pointer, _pretty_json({"version": version}))
 
 
 # ---------------------------------------------------------------- reading back

@@ -93,19 +93,38 @@ def list_files(loc: Location, suffix: str = "") -> list[Location]:
     return [loc.join(n) for n in names]
 
 
+def tmp_sibling(loc: Location) -> Location:
+    """A hidden, unique name next to ``loc`` for write-then-rename."""
+    import uuid
+
+    parent, name = posixpath.split(loc.path)
+    path = posixpath.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
+    return Location(loc.fs, path, f"s3://{path}" if loc.is_s3 else path)
+
+
+def atomic_write(loc: Location, data: bytes) -> None:
+    """Replace a file so readers see the old or the new content, never a mix.
+
+    Locally: temporary sibling + rename. On S3 a single PUT is already atomic.
+    """
+    if loc.is_s3:
+        write_bytes(loc, data)
+        return
+    tmp = tmp_sibling(loc)
+    write_bytes(tmp, data)
+    loc.fs.move(tmp.path, loc.path)
+
+
 def write_parquet_atomic(table, loc: Location, **kwargs) -> None:
     """Write a parquet file that is either absent or complete under its final name.
 
     Write a hidden sibling, then rename. (On S3 pyarrow completes a multipart upload even
     when the writer fails mid-way, so the temporary key matters there too.)
     """
-    import uuid
-
     import pyarrow.parquet as pq
 
-    parent, name = posixpath.split(loc.path)
     if not loc.is_s3:
-        loc.fs.create_dir(parent, recursive=True)
-    tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp, filesystem=loc.fs, **kwargs)
-    loc.fs.move(tmp, loc.path)
+        loc.fs.create_dir(posixpath.dirname(loc.path), recursive=True)
+    tmp = tmp_sibling(loc)
+    pq.write_table(table, tmp.path, filesystem=loc.fs, **kwargs)
+    loc.fs.move(tmp.path, loc.path)
