@@ -82,19 +82,48 @@ class _RowSource:
         return self._cached[1]
 
     def read(self, lo: int, hi: int) -> pa.Table:
-        """Rows [lo, hi) in global order (zero-copy slices of the decoded row groups)."""
-        first = int(np.searchsorted(self._starts, lo, side="right")) - 1
-        pieces, g = [], first
-        while g < len(self._owners) and self._starts[g] < hi:
-            g_lo = int(self._starts[g])
-            table = self._group(g)
-            a, b = max(lo, g_lo) - g_lo, min(hi, int(self._starts[g + 1])) - g_lo
-            if b > a:
-                pieces.append(table.slice(a, b - a))
-            g += 1
-        if not pieces:
+        """Rows [lo, hi) in global order."""
+        return self.read_ranges(np.array([lo], dtype=np.int64), np.array([hi], dtype=np.int64))
+
+    def read_ranges(self, lo: np.ndarray, hi: np.ndarray) -> pa.Table:
+        """Rows of the ascending, disjoint ranges [lo_i, hi_i), concatenated.
+
+        Decodes only the row groups the ranges overlap (never the groups in the gaps, which
+        hold other ranks' and workers' rows), each at most once, and keeps only our rows.
+        """
+        keep = hi > lo
+        lo, hi = lo[keep].astype(np.int64), hi[keep].astype(np.int64)
+        if not len(lo):
             return self.empty()
-        return pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+        groups, starts, stops = self._pieces(lo, hi)
+        tables = []
+        for g in np.unique(groups).tolist():
+            mine = groups == g
+            tables.append(self._take(g, starts[mine], stops[mine]))
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+    def _pieces(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Split ranges at row-group borders: (group, local start, local stop) per piece."""
+        first = np.searchsorted(self._starts, lo, side="right") - 1
+        last = np.searchsorted(self._starts, hi - 1, side="right") - 1
+        counts = last - first + 1
+        which = np.repeat(np.arange(len(lo)), counts)
+        within = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+        groups = first[which] + within
+        g_lo = self._starts[groups]
+        starts = np.maximum(lo[which], g_lo) - g_lo
+        stops = np.minimum(hi[which], self._starts[groups + 1]) - g_lo
+        return groups, starts, stops
+
+    def _take(self, g: int, starts: np.ndarray, stops: np.ndarray) -> pa.Table:
+        """Our rows of group ``g``: a zero-copy slice when contiguous, else one compacting take
+        (so the decoded group can be freed as soon as the next one is read)."""
+        table = self._group(g)
+        lengths = stops - starts
+        if len(starts) == 1 or np.array_equal(starts[1:], stops[:-1]):
+            return table.slice(int(starts[0]), int(stops[-1] - starts[0]))
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        return table.take(pa.array(np.arange(int(lengths.sum()), dtype=np.int64) + offsets))
 
     def empty(self) -> pa.Table:
         """A zero-row table with the projected schema (a rank's empty tail batch)."""
@@ -197,7 +226,7 @@ class OrderedDataset(IterableDataset):
         if in_process:
             self._steps = 0
         steps = np.arange(worker, self.num_steps(), workers, dtype=np.int64)
-        per_block = max(1, _BLOCK_ROWS // (self.global_batch_size * workers))
+        per_block = max(1, _BLOCK_ROWS // (self.batch_size or 1))  # ~16k of our rows per block
         source = _RowSource(self.uri, self.manifest, self.columns)
         try:
             for i in range(0, len(steps), per_block):
@@ -209,14 +238,10 @@ class OrderedDataset(IterableDataset):
             source.close()
 
     def _block(self, source: _RowSource, steps: np.ndarray) -> Iterator[dict]:
-        """Read the rows a block of steps needs in one pass, then cut them into batches."""
+        """Read this rank's rows for a block of steps in one pass, then cut them into batches."""
         lo, hi = self.rank_ranges(steps)
         lengths = hi - lo
-        total = int(lengths.sum())
-        cover = source.read(int(lo[0]), int(hi[-1])) if total else source.empty()
-        if total != cover.num_rows:  # gaps between this worker's steps: keep only ours
-            offsets = np.repeat(lo - lo[0] - np.cumsum(lengths) + lengths, lengths)
-            cover = cover.take(pa.array(np.arange(total, dtype=np.int64) + offsets))
+        cover = source.read_ranges(lo, hi)
         cols = _to_python(cover, numbers_as_numpy=self.batch_size is not None)
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         if self.batch_size is None:
@@ -257,11 +282,21 @@ class OrderedDataset(IterableDataset):
 
     # -------------------------------------------------------------- integrity
 
-    def verify_checksums(self) -> None:
-        """Hash every shard against the manifest; raise naming the corrupted shards."""
+    def verify_checksums(self, all_shards: bool = False) -> None:
+        """Hash shards against the manifest; raise naming the corrupted (or missing) ones.
+
+        Every rank reads rows from every shard, so checking "the shards this rank reads"
+        would still hash the whole version on each rank. Instead rank r hashes the shards
+        ``i % world_size == r``: the job hashes each shard once, spread evenly, and a bad
+        shard stops the job from the rank that found it. ``all_shards=True`` hashes every
+        shard here (node-local copies, or a standalone check).
+        """
         vdir = storage.resolve(self.uri)
+        shards = self.manifest["shards"]
+        if not all_shards:
+            shards = shards[self.rank :: self.world_size]
         bad = []
-        for shard in self.manifest["shards"]:
+        for shard in shards:
             loc = vdir.join(shard["name"])
             digest = publish.sha256_of(loc)[0] if storage.exists(loc) else "missing"
             if digest != shard["sha256"]:

@@ -1,7 +1,10 @@
 """The reader keeps the published order across ranks and workers and resumes exactly."""
 
+import multiprocessing
 import os
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 from hypothesis import given, settings
@@ -173,6 +176,69 @@ def test_row_source_reads_any_range(published, a, b):
     src.close()
 
 
+class DecodeCounter:
+    """Counts row groups pyarrow decodes, across DataLoader worker processes (forked).
+
+    Wraps the real ``ParquetFile.read_row_group``; the other whole-file read paths fail
+    loudly so that a reader could not decode data without being counted."""
+
+    def __init__(self, monkeypatch):
+        self.groups = multiprocessing.Value("q", 0)
+        self.rows = multiprocessing.Value("q", 0)
+        original = pq.ParquetFile.read_row_group
+
+        def counted(pf, i, *args, **kwargs):
+            table = original(pf, i, *args, **kwargs)
+            with self.groups.get_lock():
+                self.groups.value += 1
+                self.rows.value += table.num_rows
+            return table
+
+        def uncounted(*args, **kwargs):
+            raise AssertionError("decoded outside read_row_group: not counted")
+
+        monkeypatch.setattr(pq.ParquetFile, "read_row_group", counted)
+        for name in ("read", "read_row_groups", "iter_batches"):
+            monkeypatch.setattr(pq.ParquetFile, name, uncounted)
+
+
+@pytest.fixture(scope="module")
+def small_groups(tmp_path_factory) -> str:
+    """960 rows in 3 shards of 10-row row groups (96 groups): batches span several groups."""
+    tmp = tmp_path_factory.mktemp("groups")
+    shards = write_shards(str(tmp / "in"), 960, shards=3, row_group=10)
+    publish.publish_version(str(tmp / "root"), "web", shards, LINEAGE)
+    return str(tmp / "root" / "web")
+
+
+@pytest.mark.parametrize("batch_size", [15, 40])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_rank_decodes_only_its_share_of_row_groups(small_groups, monkeypatch, batch_size,
+                                                   workers):
+    counter = DecodeCounter(monkeypatch)
+    world_size, rows, group = 4, 960, 10
+    for rank in range(world_size):
+        counter.groups.value = counter.rows.value = 0
+        ds = OrderedDataset(small_groups, rank=rank, world_size=world_size,
+                            batch_size=batch_size, columns=["position"])
+        lo, hi = ds.rank_ranges(np.arange(ds.num_steps()))
+        dl = DataLoader(ds, batch_size=None, num_workers=workers,
+                        multiprocessing_context="fork" if workers else None)
+        got = [p for b in dl for p in b["position"].tolist()]
+        assert got == [p for a, b in zip(lo, hi, strict=True) for p in range(a, b)]
+        share = -(-len(got) // group)  # groups holding exactly our rows, if aligned
+        boundary = len(lo) + workers  # one extra per range, one re-read per worker block
+        assert share <= counter.groups.value <= share + boundary
+        assert counter.groups.value < rows // group  # not every group, as before
+        assert counter.rows.value <= len(got) + boundary * group
+
+
+def test_single_rank_decodes_each_group_once(small_groups, monkeypatch):
+    counter = DecodeCounter(monkeypatch)
+    assert sum(len(b["position"]) for b in OrderedDataset(small_groups, batch_size=7)) == 960
+    assert counter.groups.value == 96
+
+
 def test_checksum_verification_on_open(tmp_path):
     shards = write_shards(str(tmp_path / "in"), 30, shards=2)
     pv = publish.publish_version(str(tmp_path / "root"), "web", shards, LINEAGE)
@@ -184,7 +250,27 @@ def test_checksum_verification_on_open(tmp_path):
     open(part, "wb").write(bytes(data))
     with pytest.raises(ChecksumMismatch, match="part-00001"):
         OrderedDataset(uri, verify=True)
+    with pytest.raises(ChecksumMismatch, match="part-00001"):
+        OrderedDataset(uri, rank=1, world_size=2, verify=True)  # the rank that hashes it
+    rank0 = OrderedDataset(uri, rank=0, world_size=2, verify=True)  # hashes part-00000 only
+    with pytest.raises(ChecksumMismatch, match="part-00001"):
+        rank0.verify_checksums(all_shards=True)
     OrderedDataset(uri)  # without verification opening stays cheap
+
+
+def test_ranks_split_checksum_work(tmp_path, monkeypatch):
+    shards = write_shards(str(tmp_path / "in"), 60, shards=6)
+    publish.publish_version(str(tmp_path / "root"), "web", shards, LINEAGE)
+    hashed, original = [], publish.sha256_of
+    monkeypatch.setattr(publish, "sha256_of", lambda loc: hashed.append(loc.uri) or original(loc))
+    per_rank = []
+    for rank in range(4):
+        before = len(hashed)
+        OrderedDataset(str(tmp_path / "root" / "web"), rank=rank, world_size=4, verify=True)
+        per_rank.append(len(hashed) - before)
+    assert per_rank == [2, 2, 1, 1]
+    assert sorted(os.path.basename(u) for u in hashed) == [f"part-{i:05d}.parquet"
+                                                           for i in range(6)]
 
 
 def test_version_pinning_and_version_dir_uri(published):
