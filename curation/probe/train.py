@@ -25,7 +25,8 @@ LN2 = math.log(2.0)
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """Everything that decides a probe run. Defaults: the measured 2-core setting."""
+    """Everything that decides a probe run. Defaults: the design's measured 0.5M-parameter
+    setting; the pipeline's demo default is smaller (assets/probes.py ProbeRunConfig)."""
 
     n_layer: int = 4
     n_head: int = 4
