@@ -17,8 +17,11 @@ fill a shard, with the same bytes as a result:
   each shard sorts its own spill. Two sequential passes whatever the permutation.
 
 :func:`write_ordered_shards` picks the cheaper one from parquet metadata alone.
-Memory is bounded by ``memory_limit_bytes`` (plus the ``rows`` array itself and its
-inverse, 16 bytes per row, which no ordering can avoid).
+``memory_limit_bytes`` caps the whole process, not only the Arrow data: the resident set
+at entry (interpreter, libraries, the ``rows`` array, its inverse and any extra columns,
+measured after they are built) is subtracted first, a share is kept back for allocator
+fragmentation, and only the rest is planned for data. Too small a cap raises
+:class:`MemoryCapError` naming the cap and the minimum it needs.
 """
 
 import hashlib
@@ -26,7 +29,9 @@ import io
 import os
 import posixpath
 import shutil
+import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +62,8 @@ WRITER_OPTIONS: dict[str, Any] = {
 }
 #: Spill files are read once, soon after: a fast codec (or none on fast local disks).
 SPILL_COMPRESSION: str | None = "lz4"
+#: Share of the data budget kept back for allocator fragmentation and codec buffers.
+HEADROOM = 0.2
 
 
 class ShardError(ValueError):
@@ -69,6 +76,23 @@ class RowsError(ShardError):
 
 class CorpusFormatError(ShardError):
     """The corpus is not readable as one parquet table (jsonl, mixed schemas, empty)."""
+
+
+class MemoryCapWarning(ResourceWarning):
+    """The process already holds most of the cap before the writer starts."""
+
+
+class MemoryCapError(ShardError):
+    """``memory_limit_bytes`` leaves no room for one pass once the process's own memory is
+    counted; ``minimum`` is the smallest cap that would work now."""
+
+    def __init__(self, cap: int, minimum: int, baseline: int):
+        self.cap, self.minimum, self.baseline = cap, minimum, baseline
+        super().__init__(
+            f"memory_limit_bytes={cap:,} is too small: this process already holds "
+            f"{baseline:,} bytes (interpreter, libraries, rows and positions arrays) and one "
+            f"pass needs {minimum - baseline:,} more; raise the cap to at least {minimum:,} bytes"
+        )
 
 
 @dataclass(frozen=True)
@@ -275,6 +299,65 @@ def _check_extra(extra: dict[str, Any] | None, n: int, schema: pa.Schema) -> dic
     return out
 
 
+# ----------------------------------------------------------------------------- memory
+
+
+def resident_bytes() -> int:
+    """Bytes this process holds now (resident set, /proc/self/statm); 0 where unknown.
+    Measured after the ordering arrays exist, so it counts them and the interpreter."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource  # no /proc (macOS): peak RSS is the best bound available
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def min_data_bytes(layout: CorpusLayout, rg_rows: int) -> float:
+    """Data bytes one pass cannot go below: a source row group plus an output row group held
+    about three times (read, reordered, encoded)."""
+    if not layout.rg_bytes.size:
+        return 0.0
+    out_group = min(rg_rows * float(layout.bytes_per_row().max()), float(layout.total_bytes))
+    return float(layout.rg_bytes.max()) + 3 * out_group
+
+
+def data_budget(
+    memory_limit_bytes: int,
+    layout: CorpusLayout,
+    rg_rows: int,
+    baseline_bytes: int | None,
+    workers: int = 1,
+) -> float:
+    """Bytes left for Arrow data under a process cap: the cap less what the process holds
+    (``baseline_bytes``, measured when None) less headroom.
+
+    Raises :class:`MemoryCapError` when that leaves less than one pass. One exception: when
+    the cap would suffice for the writer alone but the *measured* process already holds the
+    rest (a long-lived worker, libraries the writer does not own), it warns
+    (:class:`MemoryCapWarning`) and runs at its minimum, since it cannot free the caller's
+    memory and refusing would only stop the pipeline. ``workers`` share what is left."""
+    measured = baseline_bytes is None
+    baseline = resident_bytes() if measured else int(baseline_bytes)
+    need = min_data_bytes(layout, rg_rows) * workers
+    data = (memory_limit_bytes - baseline) * (1 - HEADROOM)
+    if data >= need and memory_limit_bytes > baseline:
+        return data / workers
+    writer_alone = int(np.ceil(need / (1 - HEADROOM))) + 1
+    error = MemoryCapError(int(memory_limit_bytes), baseline + writer_alone, baseline)
+    if not measured or memory_limit_bytes < writer_alone:
+        raise error
+    warnings.warn(str(error) + "; running at the minimum instead", MemoryCapWarning, 2)
+    return max(need, 1.0) / workers
+
+
+def release_memory() -> None:
+    """Hand freed Arrow memory back to the OS between passes (mimalloc/jemalloc keep it)."""
+    pa.default_memory_pool().release_unused()
+
+
 # ----------------------------------------------------------------------------- planning
 
 
@@ -412,13 +495,13 @@ def _prepare(
     return _Prepared(layout, arr, extra, _output_schema(layout, extra), rg_rows)
 
 
-def _pass_plan(p: _Prepared, spec: ShardSpec, memory_limit: int) -> list[tuple[int, int]]:
-    """Passes for one shard: output tables are held twice (gathered + reordered)."""
+def _pass_plan(p: _Prepared, spec: ShardSpec, data: float) -> list[tuple[int, int]]:
+    """Passes for one shard: a source row group, and output tables held about three times
+    (read, reordered, encoded) within the data budget."""
     src = p.rows[spec.start : spec.stop]
     est = p.layout.bytes_per_row()[p.layout.row_group_of(src)]
     biggest = float(p.layout.rg_bytes.max()) if p.layout.rg_bytes.size else 0.0
-    budget = max((memory_limit - min(biggest, memory_limit / 4)) / 3, 1.0)
-    return plan_passes(est, p.rg_rows, budget)
+    return plan_passes(est, p.rg_rows, max((data - biggest) / 3, 1.0))
 
 
 def _gather_pass(reader: _SourceReader, layout: CorpusLayout, src: np.ndarray) -> pa.Table:
@@ -448,19 +531,25 @@ def write_shard(
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
     extra_columns: dict[str, Any] | None = None,
     row_group_rows: int | None = None,
+    baseline_bytes: int | None = None,
     _prepared: _Prepared | None = None,
+    _data: float | None = None,
 ) -> ShardInfo:
-    """Gather one shard straight from the corpus row groups (bounded passes)."""
+    """Gather one shard straight from the corpus row groups (bounded passes).
+    ``memory_limit_bytes`` caps the process; ``baseline_bytes`` (default: measured resident
+    set) is what it already holds."""
     p = _prepared or _prepare(
         corpus_uri, rows, extra_columns, row_group_rows, memory_limit_bytes=memory_limit_bytes
     )
-    passes = _pass_plan(p, spec, memory_limit_bytes)
-    reader = _SourceReader(p.layout, memory_limit_bytes / 4)
+    data = _data or data_budget(memory_limit_bytes, p.layout, p.rg_rows, baseline_bytes)
+    passes = _pass_plan(p, spec, data)
+    reader = _SourceReader(p.layout, data / 4)
 
     def tables() -> Iterator[pa.Table]:
         for a, b in passes:
             src = p.rows[spec.start + a : spec.start + b]
             yield _finish(_gather_pass(reader, p.layout, src), spec.start + a, p.extra, p.schema)
+            release_memory()
 
     try:
         return _write_parquet(
@@ -490,18 +579,24 @@ def scatter_source_file(
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
     positions: np.ndarray | None = None,
     spill_compression: str | None = SPILL_COMPRESSION,
+    baseline_bytes: int | None = None,
+    _data: float | None = None,
 ) -> int:
     """Read one corpus file in order and append each row (plus its ``position``) to its
     shard's spill file ``spill/shard-K/src-F.arrow``. One unit of work per source file."""
-    p = _prepare(corpus_uri, rows, None, None, validated=positions is not None)
+    p = _prepare(
+        corpus_uri, rows, None, None, validated=positions is not None,
+        memory_limit_bytes=memory_limit_bytes,
+    )
     layout = p.layout
     pos = positions if positions is not None else inverse_permutation(p.rows)
+    data = _data or data_budget(memory_limit_bytes, layout, p.rg_rows, baseline_bytes)
     starts = np.asarray([s.start for s in specs], dtype=np.int64)
     spill = resolve(spill_uri)
-    reader = _SourceReader(layout, memory_limit_bytes / 4)
+    reader = _SourceReader(layout, data / 4)
     writers: dict[int, Any] = {}
     options = ipc.IpcWriteOptions(compression=spill_compression)
-    chunk_budget = memory_limit_bytes / 3
+    chunk_budget = data / 3  # a chunk is held twice (read, sorted by shard) plus codec buffers
     groups = np.flatnonzero(layout.rg_file == file_index)
     written = 0
     try:
@@ -522,6 +617,8 @@ def scatter_source_file(
                     writers[k] = _open_spill(spill, k, file_index, table.schema, options)
                 writers[k][1].write_table(table.slice(int(a), int(b - a)))
             written += table.num_rows
+            del table
+            release_memory()
     finally:
         for stream, writer in writers.values():
             writer.close()
@@ -562,13 +659,17 @@ def write_shard_from_spill(
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
     extra_columns: dict[str, Any] | None = None,
     row_group_rows: int | None = None,
+    baseline_bytes: int | None = None,
     _prepared: _Prepared | None = None,
+    _data: float | None = None,
 ) -> ShardInfo:
-    """Write one shard from its spill files: filter each pass's positions, sort, write."""
+    """Write one shard from its spill files: filter each pass's positions, sort, write.
+    ``memory_limit_bytes`` caps the process (see :func:`write_shard`)."""
     p = _prepared or _prepare(
         corpus_uri, rows, extra_columns, row_group_rows, memory_limit_bytes=memory_limit_bytes
     )
-    passes = _pass_plan(p, spec, memory_limit_bytes)
+    data = _data or data_budget(memory_limit_bytes, p.layout, p.rg_rows, baseline_bytes)
+    passes = _pass_plan(p, spec, data)
     shard_dir = resolve(spill_uri).join(posixpath.dirname(SPILL_NAME.format(spec.index, 0)))
     files = list_files(shard_dir, ".arrow") if spec.stop > spec.start else []
     spill_schema = p.layout.schema.append(pa.field(POSITION, pa.int64()))
@@ -586,6 +687,8 @@ def write_shard_from_spill(
             if pos.size != hi - lo:
                 raise ShardError(f"spill of shard {spec.index} has {pos.size} rows in [{lo}, {hi})")
             yield _finish(table.take(pa.array(np.argsort(pos))), lo, p.extra, p.schema)
+            del table
+            release_memory()
 
     return _write_parquet(resolve(out_uri), spec, p.schema, tables(), p.rg_rows, len(passes))
 
@@ -629,46 +732,45 @@ def write_ordered_shards(
     row_group_rows: int | None = None,
     spill_uri: str | os.PathLike | None = None,
     spill_compression: str | None = SPILL_COMPRESSION,
+    baseline_bytes: int | None = None,
 ) -> list[ShardInfo]:
     """Write the whole corpus in ``rows`` order as ``part-*.parquet`` under ``out_uri``.
 
-    ``workers`` shards run at once, sharing ``memory_limit_bytes``. ``strategy`` is
-    ``auto``, ``gather`` or ``bucket``; the bytes written are the same for each.
+    ``memory_limit_bytes`` caps the process: ``baseline_bytes`` (default: the resident set
+    measured once ``rows``, its inverse and the extra columns exist) is taken off first and
+    ``workers`` shards share the rest. ``strategy`` is ``auto``, ``gather`` or ``bucket``; the
+    bytes written are the same for each, and for any cap, baseline or worker count.
     """
     if strategy not in ("auto", "gather", "bucket"):
         raise ShardError(f"strategy must be auto, gather or bucket, got {strategy!r}")
     workers = max(1, int(workers))
-    per_worker = max(memory_limit_bytes // workers, 1)
     prepared = _prepare(  # row groups follow the total limit: bytes do not depend on workers
         corpus_uri, rows, extra_columns, row_group_rows, memory_limit_bytes=memory_limit_bytes
     )
     specs = plan_shards(prepared.rows.size, rows_per_shard)
     if strategy == "auto":
         strategy = choose_strategy(prepared.layout, prepared.rows, specs)
+    positions = inverse_permutation(prepared.rows) if strategy == "bucket" else None
+    layout, rg_rows = prepared.layout, prepared.rg_rows
+    data = data_budget(memory_limit_bytes, layout, rg_rows, baseline_bytes, workers)
     if strategy == "gather":
         return _run(
-            lambda s: write_shard(
-                prepared.layout, None, s, out_uri,
-                memory_limit_bytes=per_worker, _prepared=prepared,
-            ),
+            lambda s: write_shard(layout, None, s, out_uri, _prepared=prepared, _data=data),
             specs, workers, progress, "shards",
         )
     own_spill = spill_uri is None
     spill = spill_uri or tempfile.mkdtemp(prefix="curation-spill-")
     try:
-        positions = inverse_permutation(prepared.rows)
         _run(
             lambda f: scatter_source_file(
-                prepared.layout, prepared.rows, specs, spill, f,
-                memory_limit_bytes=per_worker, positions=positions,
-                spill_compression=spill_compression,
+                layout, prepared.rows, specs, spill, f, positions=positions,
+                spill_compression=spill_compression, _data=data,
             ),
-            list(range(len(prepared.layout.files))), workers, progress, "scatter",
+            list(range(len(layout.files))), workers, progress, "scatter",
         )
         return _run(
             lambda s: write_shard_from_spill(
-                prepared.layout, None, s, spill, out_uri,
-                memory_limit_bytes=per_worker, _prepared=prepared,
+                layout, None, s, spill, out_uri, _prepared=prepared, _data=data,
             ),
             specs, workers, progress, "shards",
         )
@@ -698,11 +800,15 @@ def _run(fn: Any, items: list, workers: int, progress: bool, desc: str) -> list:
 __all__ = [
     "CorpusFormatError",
     "CorpusLayout",
+    "MemoryCapError",
+    "MemoryCapWarning",
     "RowsError",
     "ShardError",
     "ShardInfo",
     "ShardSpec",
     "corpus_layout",
+    "data_budget",
+    "resident_bytes",
     "plan_shards",
     "scatter_source_file",
     "validate_rows",

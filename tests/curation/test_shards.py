@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from curation.shards import (
     CorpusFormatError,
+    MemoryCapError,
+    MemoryCapWarning,
     RowsError,
     ShardSpec,
     corpus_layout,
@@ -82,13 +84,58 @@ def test_round_trip_random_permutations(corpus, tmp_path_factory, seed, rows_per
 def test_tiny_memory_limit_takes_many_passes_same_bytes(corpus, tmp_path, strategy):
     path, table = corpus
     rows = np.random.default_rng(1).permutation(table.num_rows)
-    kw = dict(rows_per_shard=50, row_group_rows=8, progress=False, strategy=strategy)
+    kw = dict(rows_per_shard=50, row_group_rows=8, progress=False, strategy=strategy,
+              baseline_bytes=0)  # the cap bounds the data alone: a reproducible pass count
     big = write_ordered_shards(path, rows, tmp_path / "big", memory_limit_bytes=1 << 30, **kw)
-    tiny = write_ordered_shards(path, rows, tmp_path / "tiny", memory_limit_bytes=64, **kw)
+    with pytest.raises(MemoryCapError) as err:
+        write_ordered_shards(path, rows, tmp_path / "tiny", memory_limit_bytes=64, **kw)
+    tiny = write_ordered_shards(
+        path, rows, tmp_path / "tiny", memory_limit_bytes=err.value.minimum, **kw
+    )
     assert max(i.passes for i in big) == 1
     assert max(i.passes for i in tiny) > 1
     assert [i.sha256 for i in tiny] == [i.sha256 for i in big]
     assert read_out(tmp_path / "tiny").select(SCHEMA.names).equals(table.take(pa.array(rows)))
+
+
+def test_cap_too_small_for_the_writer_is_refused_by_name(corpus, tmp_path):
+    path, table = corpus
+    rows = np.random.default_rng(3).permutation(table.num_rows)
+    with pytest.raises(MemoryCapError) as err:
+        write_ordered_shards(path, rows, tmp_path / "o", rows_per_shard=30, progress=False,
+                             memory_limit_bytes=64)
+    assert isinstance(err.value, ValueError)
+    assert "memory_limit_bytes=64 " in str(err.value)
+    assert f"at least {err.value.minimum:,} bytes" in str(err.value)
+    assert err.value.minimum > err.value.baseline > 0  # the measured process is counted
+    assert not (tmp_path / "o").exists()
+
+
+def test_process_already_over_the_cap_warns_and_runs_at_minimum(corpus, tmp_path):
+    """The measured resident set counts against the cap; when the caller's own memory
+    leaves too little, the writer warns and runs in its smallest passes."""
+    path, table = corpus
+    rows = np.random.default_rng(3).permutation(table.num_rows)
+    kw = dict(rows_per_shard=60, row_group_rows=8, progress=False, strategy="bucket")
+    cap = 1 << 20  # enough for this corpus alone, far below any Python process
+    with pytest.warns(MemoryCapWarning, match=f"memory_limit_bytes={cap:,}"):
+        infos = write_ordered_shards(path, rows, tmp_path / "o", memory_limit_bytes=cap, **kw)
+    assert max(i.passes for i in infos) > 1
+    assert read_out(tmp_path / "o").select(SCHEMA.names).equals(table.take(pa.array(rows)))
+    roomy = write_ordered_shards(path, rows, tmp_path / "r", memory_limit_bytes=1 << 40, **kw)
+    assert max(i.passes for i in roomy) == 1
+    assert [i.sha256 for i in roomy] == [i.sha256 for i in infos]
+
+
+@pytest.mark.parametrize("strategy", ["gather", "bucket"])
+def test_bytes_do_not_depend_on_the_measured_baseline(corpus, tmp_path, strategy):
+    """Same output whether the baseline is measured or given: only passes may differ."""
+    path, table = corpus
+    rows = np.random.default_rng(4).permutation(table.num_rows)
+    kw = dict(rows_per_shard=40, progress=False, strategy=strategy, memory_limit_bytes=1 << 30)
+    measured = write_ordered_shards(path, rows, tmp_path / "m", **kw)
+    given_ = write_ordered_shards(path, rows, tmp_path / "g", baseline_bytes=0, **kw)
+    assert [i.sha256 for i in measured] == [i.sha256 for i in given_]
 
 
 def test_bytes_deterministic_and_equal_across_strategies(corpus, tmp_path):
