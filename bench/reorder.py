@@ -10,6 +10,7 @@ order with the same writer options. Each side runs in its own subprocess so that
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -161,7 +162,10 @@ def run_child(kind: str, corpus: Path, out: Path, args: argparse.Namespace) -> d
         "--strategy",
         args.strategy,
     ]
-    result = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    # mimalloc (pyarrow's default pool) keeps freed pages for a while; purging at once keeps
+    # the RSS near the live data. Read at library load, so set before the child starts.
+    env = {**os.environ, "MIMALLOC_PURGE_DELAY": os.environ.get("MIMALLOC_PURGE_DELAY", "0")}
+    result = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
