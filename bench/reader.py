@@ -1,13 +1,21 @@
 """Reader throughput against a bare pyarrow.parquet scan of the same shards (the floor).
 
-Usage: python bench/reader.py [--quick] [--rows N] [--batch-size B]
+Usage: python bench/reader.py [--quick] [--rows N] [--batch-size B] [--row-group R]
+                              [--reader PATH]
 
 Both sides produce the same items (per-rank batches of ``batch_size`` rows: Python ``str``
 for text, numpy for numbers), so the ratio measures the reader's own overhead: planning,
 row-group seeks and slicing. The goal is reader time / floor time <= 1.5.
+
+Then per-rank I/O: for rank 1 of 4 (in-process, and with 2 DataLoader workers), samples/s
+and the parquet row groups and decoded bytes it reads, against its share (the whole
+version's / world_size), counted by wrapping ``ParquetFile.read_row_group``. ``--reader``
+loads another reader module (e.g. a previous reader.py) to compare before/after.
 """
 
 import argparse
+import importlib.util
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -16,11 +24,13 @@ import time
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from torch.utils.data import DataLoader
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import publish  # noqa: E402
-from curation.reader import OrderedDataset, _to_python  # noqa: E402
+from curation import reader as reader_module  # noqa: E402
+from curation.reader import _to_python  # noqa: E402
 
 LINEAGE = {"corpus_version": "bench", "score_version": "bench", "method": "sorted",
            "params": {}, "seed": 0, "code_version": "bench"}
@@ -68,9 +78,73 @@ def arrow_only_scan(paths: list[str], batch_size: int) -> int:
     return sum(pq.ParquetFile(p).read().num_rows for p in paths)
 
 
-def reader_scan(uri: str, batch_size: int, rank: int = 0, world_size: int = 1) -> int:
-    ds = OrderedDataset(uri, rank=rank, world_size=world_size, batch_size=batch_size)
-    return sum(len(b["text"]) for b in ds)
+READER = reader_module  # replaced by --reader
+
+
+def load_reader(path: str):
+    """A reader module from a file (an older reader.py), for before/after comparisons."""
+    spec = importlib.util.spec_from_file_location("reader_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def reader_scan(uri: str, batch_size: int, rank: int = 0, world_size: int = 1,
+                workers: int = 0) -> int:
+    ds = READER.OrderedDataset(uri, rank=rank, world_size=world_size, batch_size=batch_size)
+    if not workers:
+        return sum(len(b["text"]) for b in ds)
+    dl = DataLoader(ds, batch_size=None, num_workers=workers, multiprocessing_context="fork")
+    return sum(len(b["text"]) for b in dl)
+
+
+class DecodeCounter:
+    """Row groups and decoded Arrow bytes through ``ParquetFile.read_row_group`` (the reader's
+    only decode path), summed across forked DataLoader workers."""
+
+    def __init__(self):
+        self.groups = multiprocessing.Value("q", 0)
+        self.bytes = multiprocessing.Value("q", 0)
+        self._original = pq.ParquetFile.read_row_group
+        counter, original = self, self._original
+
+        def counted(pf, i, *args, **kwargs):
+            table = original(pf, i, *args, **kwargs)
+            with counter.groups.get_lock():
+                counter.groups.value += 1
+                counter.bytes.value += table.nbytes
+            return table
+
+        pq.ParquetFile.read_row_group = counted
+
+    def reset(self) -> None:
+        self.groups.value = self.bytes.value = 0
+
+    def close(self) -> None:
+        pq.ParquetFile.read_row_group = self._original
+
+
+def rank_io(uri: str, batch_size: int, rank: int, world_size: int, workers: int,
+            repeats: int) -> tuple[float, int, int, int]:
+    """(best wall time, rows, row groups decoded, bytes decoded) for one rank's full pass."""
+    counter = DecodeCounter()
+    try:
+        wall, _, rows = best_of(repeats, reader_scan, uri, batch_size, rank, world_size, workers)
+        counter.reset()
+        reader_scan(uri, batch_size, rank, world_size, workers)
+        return wall, rows, counter.groups.value, counter.bytes.value
+    finally:
+        counter.close()
+
+
+def report_rank_io(uri: str, batch_size: int, total: tuple[int, int], world_size: int,
+                   workers: int, repeats: int) -> None:
+    """Print rank 1's samples/s and its decoded groups/bytes as a multiple of its share."""
+    wall, rows, groups, nbytes = rank_io(uri, batch_size, 1, world_size, workers, repeats)
+    share_g, share_b = total[0] / world_size, total[1] / world_size
+    print(f"  rank 1 of {world_size}, {workers} workers: {rows / wall:10,.0f} samples/s; "
+          f"decoded {groups} groups ({share_g:.1f} share, {groups / share_g:.2f}x), "
+          f"{nbytes / 1e6:.1f} MB ({share_b / 1e6:.1f} share, {nbytes / share_b:.2f}x)")
 
 
 def best_of(repeats: int, fn, *args) -> tuple[float, float, int]:
@@ -85,12 +159,16 @@ def best_of(repeats: int, fn, *args) -> tuple[float, float, int]:
 
 
 def main() -> None:
+    global READER
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small data, < 1 min")
     ap.add_argument("--rows", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--row-group", type=int, default=8192)
+    ap.add_argument("--reader", default=None, help="path of another reader.py to measure")
     args = ap.parse_args()
+    if args.reader:
+        READER = load_reader(args.reader)
     rows = args.rows or (100_000 if args.quick else 1_000_000)
     repeats = 3
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,16 +179,36 @@ def main() -> None:
         t_arrow, _, _ = best_of(repeats, arrow_only_scan, shard_paths, args.batch_size)
         t_floor, c_floor, n_floor = best_of(repeats, floor_scan, shard_paths, args.batch_size)
         t_read, c_read, n_read = best_of(repeats, reader_scan, uri, args.batch_size)
-        t_rank, _, n_rank = best_of(repeats, reader_scan, uri, args.batch_size, 1, 4)
-    assert n_floor == n_read == rows, (n_floor, n_read, rows)
-    print(f"rows={rows} batch_size={args.batch_size} row_group={args.row_group} "
-          f"(best of {repeats}; load average {os.getloadavg()[0]:.1f})")
-    print(f"  arrow-only decode : {rows / t_arrow:12,.0f} samples/s")
-    print(f"  floor (pq scan)   : {rows / t_floor:12,.0f} samples/s")
-    print(f"  OrderedDataset    : {rows / t_read:12,.0f} samples/s")
-    print(f"  rank 1 of 4       : {n_rank / t_rank:12,.0f} samples/s (its quarter of the rows)")
-    print(f"ratio reader/floor wall time = {t_read / t_floor:.2f}x (goal <= 1.5x)")
-    print(f"ratio reader/floor CPU time  = {c_read / c_floor:.2f}x (steadier on a busy machine)")
+        assert n_floor == n_read == rows, (n_floor, n_read, rows)
+        print(f"rows={rows} batch_size={args.batch_size} row_group={args.row_group} "
+              f"(best of {repeats}; load average {os.getloadavg()[0]:.1f})")
+        print(f"  arrow-only decode : {rows / t_arrow:12,.0f} samples/s")
+        print(f"  floor (pq scan)   : {rows / t_floor:12,.0f} samples/s")
+        print(f"  OrderedDataset    : {rows / t_read:12,.0f} samples/s")
+        print(f"ratio reader/floor wall time = {t_read / t_floor:.2f}x (goal <= 1.5x)")
+        print(f"ratio reader/floor CPU time  = {c_read / c_floor:.2f}x "
+              "(steadier on a busy machine)")
+        print_rank_io(tmp, uri, args.batch_size, args.row_group, rows, repeats)
+
+
+def print_rank_io(tmp: str, uri: str, batch_size: int, row_group: int, rows: int,
+                  repeats: int) -> None:
+    """Per-rank decode against its share: the configuration above, then one with 8x smaller
+    row groups and per-rank batches of two row groups (where a rank can skip other ranks'
+    groups; with small batches every rank needs rows from every group)."""
+    small = max(1, row_group // 8)
+    directory = os.path.join(tmp, "small")
+    os.makedirs(directory)
+    paths = write_shards(directory, rows, shards=8, row_group=small)
+    publish.publish_version(os.path.join(tmp, "root"), "small", paths, LINEAGE)
+    configs = ((uri, batch_size, row_group), (os.path.join(tmp, "root", "small"), 2 * small, small))
+    for data_uri, batch, group in configs:
+        _, _, groups, nbytes = rank_io(data_uri, batch, 0, 1, 0, 1)
+        print(f"per-rank decode, batch_size={batch} row_group={group} "
+              f"(whole version: {groups} groups, {nbytes / 1e6:.1f} MB):")
+        for workers in (0, 2):
+            report_rank_io(data_uri, batch, (groups, nbytes), 4, workers, repeats)
+
 
 if __name__ == "__main__":
     main()

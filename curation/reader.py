@@ -155,6 +155,7 @@ class OrderedDataset(IterableDataset):
     column → list (strings) or numpy array (numbers); use ``DataLoader(ds, batch_size=None)``
     or :meth:`loader`. ``batch_size=None``: items are single samples (dicts), with the same
     contract at batch size 1 (rank r gets global positions ``p % world_size == r``).
+    ``verify=True`` hashes this rank's part of the shards at open (see :meth:`verify_checksums`).
     """
 
     def __init__(
