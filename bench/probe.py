@@ -55,8 +55,11 @@ def _wiki_paragraphs(xml: str) -> list[str]:
         body = re.sub(r"\{\{.*?\}\}|&lt;ref.*?&lt;/ref&gt;|&lt;.*?&gt;", "", body, flags=re.S)
         body = re.sub(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]", r"\1", body)
         body = body.replace("&quot;", '"').replace("&amp;", "&").replace("'''", "")
-        out += [p.strip() for p in body.split("\n\n") if len(p.strip()) >= 300
-                and not p.strip().startswith(("{|", "|", "*", "=="))]
+        out += [
+            p.strip()
+            for p in body.split("\n\n")
+            if len(p.strip()) >= 300 and not p.strip().startswith(("{|", "|", "*", "=="))
+        ]
     return out
 
 
@@ -66,8 +69,9 @@ def build_texts(max_bytes: int = 1_800_000) -> list[str]:
         sys.exit("gensim wheel missing: pip download gensim==4.4.0 --no-deps -d /tmp/gensim")
     z = zipfile.ZipFile(wheels[0])
     base = "gensim/test/test_data/"
-    xml = bz2.decompress(z.read(base + "enwiki-latest-pages-articles1.xml-p000000010p000030302"
-                                       "-shortened.bz2")).decode("utf-8", "replace")
+    xml = bz2.decompress(
+        z.read(base + "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
+    ).decode("utf-8", "replace")
     lee = z.read(base + "lee_background.cor").decode("utf-8", "replace").splitlines()
     texts = _wiki_paragraphs(xml) + [t for t in lee if len(t) > 200]
     keep = np.random.default_rng(0).permutation(len(texts))
@@ -79,15 +83,18 @@ def zlib_scores(texts: list[str]) -> np.ndarray:
     """Compression ratio after a fixed reference text (less length-confounded)."""
     ref = " ".join(texts[:20]).encode()[:4000]
     base = len(zlib.compress(ref, 9))
-    return np.array([(len(zlib.compress(ref + t.encode(), 9)) - base) / max(1, len(t.encode()))
-                     for t in texts])
+    return np.array(
+        [(len(zlib.compress(ref + t.encode(), 9)) - base) / max(1, len(t.encode())) for t in texts]
+    )
 
 
-def write_shards(texts: list[str], scores: np.ndarray, idx: np.ndarray, out: Path,
-                 rows: int = 500) -> list[str]:
+def write_shards(
+    texts: list[str], scores: np.ndarray, idx: np.ndarray, out: Path, rows: int = 500
+) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"id": np.asarray(idx, np.int64), "text": [texts[i] for i in idx],
-                      "score": scores[idx]})
+    table = pa.table(
+        {"id": np.asarray(idx, np.int64), "text": [texts[i] for i in idx], "score": scores[idx]}
+    )
     paths = []
     for k, start in enumerate(range(0, len(idx), rows)):
         path = out / f"part-{k:05d}.parquet"
@@ -122,17 +129,20 @@ def overhead(quick: bool, work: Path) -> None:
     scores = zlib_scores(texts)
     shards = write_shards(texts, scores, np.arange(len(texts)), work / "overhead")
     cfg = ProbeConfig(token_budget=80_000 if quick else 300_000, eval_points=1)
-    plan = data.plan_batches(data.stream_size(shards), cfg.batch_size, cfg.context,
-                             cfg.token_budget)
+    plan = data.plan_batches(
+        data.stream_size(shards), cfg.batch_size, cfg.context, cfg.token_budget
+    )
     blocks = [b.copy() for b in data.iter_blocks(shards, plan)]
     floor, probe = [], []
     for _ in range(2):  # alternate to share any machine drift
         floor.append(bare_loop(cfg, blocks))
         probe.append(train_probe(shards, {}, cfg).tokens_per_s)
     f, p = max(floor), max(probe)
-    print(f"steps={plan.steps} bare loop {f:,.0f} tok/s, train_probe loop {p:,.0f} tok/s, "
-          f"overhead {100 * (f / p - 1):+.1f}% (runs: floor {[int(x) for x in floor]}, "
-          f"probe {[int(x) for x in probe]})")
+    print(
+        f"steps={plan.steps} bare loop {f:,.0f} tok/s, train_probe loop {p:,.0f} tok/s, "
+        f"overhead {100 * (f / p - 1):+.1f}% (runs: floor {[int(x) for x in floor]}, "
+        f"probe {[int(x) for x in probe]})"
+    )
 
 
 # ----------------------------------------------------------------------------- orderings
@@ -146,9 +156,11 @@ def orderings(args, work: Path) -> None:
     held = np.zeros(len(texts), bool)
     held[rng.permutation(len(texts))[: int(0.12 * len(texts))]] = True
     q10, q90 = np.quantile(scores, [0.1, 0.9])
-    ev = {"heldout_random": np.flatnonzero(held),
-          "heldout_high": np.flatnonzero(held & (scores >= q90)),
-          "heldout_low": np.flatnonzero(held & (scores <= q10))}
+    ev = {
+        "heldout_random": np.flatnonzero(held),
+        "heldout_high": np.flatnonzero(held & (scores >= q90)),
+        "heldout_low": np.flatnonzero(held & (scores <= q10)),
+    }
     eval_sets = {k: write_shards(texts, scores, v, work / "eval" / k) for k, v in ev.items()}
     train = np.flatnonzero(~held)
     cfg = ProbeConfig(token_budget=args.budget)
@@ -163,17 +175,25 @@ def orderings(args, work: Path) -> None:
             cuts = [round(pos.size * k / layers) for k in range(1, layers)]
             boundaries = steps_at_documents(shards, cuts, cfg)
         jobs.append((method, shards))
-    print(f"corpus {sum(len(t.encode()) for t in texts):,} bytes, {len(texts)} docs, "
-          f"train {train.size} docs; eval docs {[len(v) for v in ev.values()]}; "
-          f"folding boundaries at steps {boundaries}; prep {time.perf_counter() - t0:.1f}s")
-    probe_jobs = [ProbeJob(m, seed, s, eval_sets, cfg,
-                           boundaries if m in ("folding", "random") else None)
-                  for seed in range(args.seeds) for m, s in jobs]
+    print(
+        f"corpus {sum(len(t.encode()) for t in texts):,} bytes, {len(texts)} docs, "
+        f"train {train.size} docs; eval docs {[len(v) for v in ev.values()]}; "
+        f"folding boundaries at steps {boundaries}; prep {time.perf_counter() - t0:.1f}s"
+    )
+    probe_jobs = [
+        ProbeJob(m, seed, s, eval_sets, cfg, boundaries if m in ("folding", "random") else None)
+        for seed in range(args.seeds)
+        for m, s in jobs
+    ]
     t1 = time.perf_counter()
     results = run_probes(probe_jobs, workers=args.workers)
     print(f"{len(probe_jobs)} runs on {args.workers} workers: {time.perf_counter() - t1:.1f}s")
-    rep = write_report(results, str(work / "report"), score_curves=curves,
-                       title=f"Orderings on {len(texts)} real documents (zlib score)")
+    rep = write_report(
+        results,
+        str(work / "report"),
+        score_curves=curves,
+        title=f"Orderings on {len(texts)} real documents (zlib score)",
+    )
     print(rep["markdown"])
     print("report:", rep["report_path"])
 

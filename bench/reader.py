@@ -32,8 +32,14 @@ from curation import publish  # noqa: E402
 from curation import reader as reader_module  # noqa: E402
 from curation.reader import _to_python  # noqa: E402
 
-LINEAGE = {"corpus_version": "bench", "score_version": "bench", "method": "sorted",
-           "params": {}, "seed": 0, "code_version": "bench"}
+LINEAGE = {
+    "corpus_version": "bench",
+    "score_version": "bench",
+    "method": "sorted",
+    "params": {},
+    "seed": 0,
+    "code_version": "bench",
+}
 
 
 def synthetic_texts(n: int, rng: np.random.Generator, mean_len: int = 400) -> pa.Array:
@@ -51,8 +57,14 @@ def write_shards(directory: str, rows: int, shards: int, row_group: int) -> list
     paths = []
     for i in range(shards):
         pos = np.arange(cuts[i], cuts[i + 1], dtype=np.int64)
-        table = pa.table({"id": pos * 7 + 3, "text": synthetic_texts(len(pos), rng),
-                          "position": pos, "score": rng.random(len(pos))})
+        table = pa.table(
+            {
+                "id": pos * 7 + 3,
+                "text": synthetic_texts(len(pos), rng),
+                "position": pos,
+                "score": rng.random(len(pos)),
+            }
+        )
         path = os.path.join(directory, f"in-{i}.parquet")
         pq.write_table(table, path, row_group_size=row_group)
         paths.append(path)
@@ -89,8 +101,9 @@ def load_reader(path: str):
     return module
 
 
-def reader_scan(uri: str, batch_size: int, rank: int = 0, world_size: int = 1,
-                workers: int = 0) -> int:
+def reader_scan(
+    uri: str, batch_size: int, rank: int = 0, world_size: int = 1, workers: int = 0
+) -> int:
     ds = READER.OrderedDataset(uri, rank=rank, world_size=world_size, batch_size=batch_size)
     if not workers:
         return sum(len(b["text"]) for b in ds)
@@ -124,8 +137,9 @@ class DecodeCounter:
         pq.ParquetFile.read_row_group = self._original
 
 
-def rank_io(uri: str, batch_size: int, rank: int, world_size: int, workers: int,
-            repeats: int) -> tuple[float, int, int, int]:
+def rank_io(
+    uri: str, batch_size: int, rank: int, world_size: int, workers: int, repeats: int
+) -> tuple[float, int, int, int]:
     """(best wall time, rows, row groups decoded, bytes decoded) for one rank's full pass."""
     counter = DecodeCounter()
     try:
@@ -137,14 +151,17 @@ def rank_io(uri: str, batch_size: int, rank: int, world_size: int, workers: int,
         counter.close()
 
 
-def report_rank_io(uri: str, batch_size: int, total: tuple[int, int], world_size: int,
-                   workers: int, repeats: int) -> None:
+def report_rank_io(
+    uri: str, batch_size: int, total: tuple[int, int], world_size: int, workers: int, repeats: int
+) -> None:
     """Print rank 1's samples/s and its decoded groups/bytes as a multiple of its share."""
     wall, rows, groups, nbytes = rank_io(uri, batch_size, 1, world_size, workers, repeats)
     share_g, share_b = total[0] / world_size, total[1] / world_size
-    print(f"  rank 1 of {world_size}, {workers} workers: {rows / wall:10,.0f} samples/s; "
-          f"decoded {groups} groups ({share_g:.1f} share, {groups / share_g:.2f}x), "
-          f"{nbytes / 1e6:.1f} MB ({share_b / 1e6:.1f} share, {nbytes / share_b:.2f}x)")
+    print(
+        f"  rank 1 of {world_size}, {workers} workers: {rows / wall:10,.0f} samples/s; "
+        f"decoded {groups} groups ({share_g:.1f} share, {groups / share_g:.2f}x), "
+        f"{nbytes / 1e6:.1f} MB ({share_b / 1e6:.1f} share, {nbytes / share_b:.2f}x)"
+    )
 
 
 def best_of(repeats: int, fn, *args) -> tuple[float, float, int]:
@@ -180,19 +197,23 @@ def main() -> None:
         t_floor, c_floor, n_floor = best_of(repeats, floor_scan, shard_paths, args.batch_size)
         t_read, c_read, n_read = best_of(repeats, reader_scan, uri, args.batch_size)
         assert n_floor == n_read == rows, (n_floor, n_read, rows)
-        print(f"rows={rows} batch_size={args.batch_size} row_group={args.row_group} "
-              f"(best of {repeats}; load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"rows={rows} batch_size={args.batch_size} row_group={args.row_group} "
+            f"(best of {repeats}; load average {os.getloadavg()[0]:.1f})"
+        )
         print(f"  arrow-only decode : {rows / t_arrow:12,.0f} samples/s")
         print(f"  floor (pq scan)   : {rows / t_floor:12,.0f} samples/s")
         print(f"  OrderedDataset    : {rows / t_read:12,.0f} samples/s")
         print(f"ratio reader/floor wall time = {t_read / t_floor:.2f}x (goal <= 1.5x)")
-        print(f"ratio reader/floor CPU time  = {c_read / c_floor:.2f}x "
-              "(steadier on a busy machine)")
+        print(
+            f"ratio reader/floor CPU time  = {c_read / c_floor:.2f}x (steadier on a busy machine)"
+        )
         print_rank_io(tmp, uri, args.batch_size, args.row_group, rows, repeats)
 
 
-def print_rank_io(tmp: str, uri: str, batch_size: int, row_group: int, rows: int,
-                  repeats: int) -> None:
+def print_rank_io(
+    tmp: str, uri: str, batch_size: int, row_group: int, rows: int, repeats: int
+) -> None:
     """Per-rank decode against its share: the configuration above, then one with 8x smaller
     row groups and per-rank batches of two row groups (where a rank can skip other ranks'
     groups; with small batches every rank needs rows from every group)."""
@@ -204,8 +225,10 @@ def print_rank_io(tmp: str, uri: str, batch_size: int, row_group: int, rows: int
     configs = ((uri, batch_size, row_group), (os.path.join(tmp, "root", "small"), 2 * small, small))
     for data_uri, batch, group in configs:
         _, _, groups, nbytes = rank_io(data_uri, batch, 0, 1, 0, 1)
-        print(f"per-rank decode, batch_size={batch} row_group={group} "
-              f"(whole version: {groups} groups, {nbytes / 1e6:.1f} MB):")
+        print(
+            f"per-rank decode, batch_size={batch} row_group={group} "
+            f"(whole version: {groups} groups, {nbytes / 1e6:.1f} MB):"
+        )
         for workers in (0, 2):
             report_rank_io(data_uri, batch, (groups, nbytes), 4, workers, repeats)
 

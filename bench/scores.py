@@ -75,36 +75,49 @@ def bench_scorers(demo: str, work: Path, mb: float) -> None:
     print(f"\n== scorer throughput on {mbytes:.0f} MB of text ({path.name}), one process ==")
     _, wall, cpu = timed(lambda: read_floor(str(path)))
     floor = mbytes / max(cpu, 1e-9)
-    print(f"{'read text (floor)':<22} {wall:8.2f} s wall {cpu:8.2f} s cpu "
-          f"{floor:9.1f} MB/cpu-s   1.0x")
+    print(
+        f"{'read text (floor)':<22} {wall:8.2f} s wall {cpu:8.2f} s cpu "
+        f"{floor:9.1f} MB/cpu-s   1.0x"
+    )
     names = list(SCORERS)
     for name in names:
         _, wall, cpu = timed(lambda n=name: run_scorer(str(path), n))
         speed = mbytes / max(cpu, 1e-9)
-        print(f"{name:<22} {wall:8.2f} s wall {cpu:8.2f} s cpu {speed:9.1f} MB/cpu-s "
-              f"{floor / speed:6.1f}x floor")
+        print(
+            f"{name:<22} {wall:8.2f} s wall {cpu:8.2f} s cpu {speed:9.1f} MB/cpu-s "
+            f"{floor / speed:6.1f}x floor"
+        )
     _, wall, cpu = timed(lambda: score_corpus(str(path), names, progress=False))
     speed = mbytes / max(cpu, 1e-9)
-    print(f"{'all (score_corpus)':<22} {wall:8.2f} s wall {cpu:8.2f} s cpu {speed:9.1f} MB/cpu-s "
-          f"{floor / speed:6.1f}x floor")
+    print(
+        f"{'all (score_corpus)':<22} {wall:8.2f} s wall {cpu:8.2f} s cpu {speed:9.1f} MB/cpu-s "
+        f"{floor / speed:6.1f}x floor"
+    )
 
 
 def bench_import(work: Path, rows: int) -> None:
     path = work / f"scores-{rows}.parquet"
     if not path.exists():
         rng = np.random.default_rng(0)
-        ids = pc.binary_join_element_wise("doc-", pc.cast(pa.array(np.arange(rows)), pa.string()),
-                                          "")
-        pq.write_table(pa.table({"id": ids, "quality": rng.random(rows),
-                                 "difficulty": rng.normal(size=rows)}), path)
+        ids = pc.binary_join_element_wise(
+            "doc-", pc.cast(pa.array(np.arange(rows)), pa.string()), ""
+        )
+        pq.write_table(
+            pa.table({"id": ids, "quality": rng.random(rows), "difficulty": rng.normal(size=rows)}),
+            path,
+        )
     print(f"\n== importing a {rows:,}-row score table (parquet, string ids, 2 floats) ==")
     best = {}
-    for label, fn in (("pyarrow read_table", lambda: pq.read_table(path)),
-                      ("import_scores", lambda: import_scores(str(path)))):
+    for label, fn in (
+        ("pyarrow read_table", lambda: pq.read_table(path)),
+        ("import_scores", lambda: import_scores(str(path))),
+    ):
         best[label] = min(timed(fn)[1] for _ in range(3))
         print(f"{label:<22} {best[label]:8.3f} s")
-    print(f"import_scores / read_table = {best['import_scores'] / best['pyarrow read_table']:.2f}x"
-          " (goal <= 2x)")
+    print(
+        f"import_scores / read_table = {best['import_scores'] / best['pyarrow read_table']:.2f}x"
+        " (goal <= 2x)"
+    )
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -119,16 +132,19 @@ def bench_confounding(demo: str) -> None:
     texts = pq.read_table(demo, columns=["text"]).column("text")
     length = get_scorer("length").score(texts)
     print(f"\n== correlation with document length, demo corpus ({len(texts)} docs) ==")
-    rows = [("compression, plain zlib", CompressionScorer(use_reference=False)),
-            ("compression, reference", CompressionScorer())]
-    rows += [(name, get_scorer(name)) for name in SCORERS if name not in ("length",
-                                                                            "compression")]
+    rows = [
+        ("compression, plain zlib", CompressionScorer(use_reference=False)),
+        ("compression, reference", CompressionScorer()),
+    ]
+    rows += [(name, get_scorer(name)) for name in SCORERS if name not in ("length", "compression")]
     for label, scorer in rows:
         if getattr(scorer, "needs_fit", False):
             scorer.fit(reference_texts(demo))
         values = scorer.score(texts)
-        print(f"{label:<26} pearson {pearson(values, length):+.2f}  "
-              f"spearman {spearman(values, length):+.2f}")
+        print(
+            f"{label:<26} pearson {pearson(values, length):+.2f}  "
+            f"spearman {spearman(values, length):+.2f}"
+        )
 
 
 def main() -> None:

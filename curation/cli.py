@@ -129,13 +129,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     from curation.scores.base import score_corpus
 
     started = time.perf_counter()
-    table = score_corpus(args.corpus, args.scorers.split(","), text_column=args.text_column,
-                         id_column=args.id_column)
+    table = score_corpus(
+        args.corpus, args.scorers.split(","), text_column=args.text_column, id_column=args.id_column
+    )
     loc = resolve(args.out)
     pq.write_table(table, loc.path, filesystem=loc.fs)
-    print(f"scored {table.num_rows:,} documents with {args.scorers} in "
-          f"{time.perf_counter() - started:.1f}s -> {args.out} (score version "
-          f"{score_version(table)})")
+    print(
+        f"scored {table.num_rows:,} documents with {args.scorers} in "
+        f"{time.perf_counter() - started:.1f}s -> {args.out} (score version "
+        f"{score_version(table)})"
+    )
     return 0
 
 

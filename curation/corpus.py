@@ -41,8 +41,11 @@ def _fmt(items: list) -> str:
 
 def format_of(name: str) -> str | None:
     lower = name.lower()
-    for fmt, suffixes in (("parquet", PARQUET_SUFFIXES), ("jsonl", JSONL_SUFFIXES),
-                          ("csv", CSV_SUFFIXES)):
+    for fmt, suffixes in (
+        ("parquet", PARQUET_SUFFIXES),
+        ("jsonl", JSONL_SUFFIXES),
+        ("csv", CSV_SUFFIXES),
+    ):
         if lower.endswith(suffixes):
             return fmt
     return None
@@ -59,12 +62,17 @@ def list_corpus_files(uri: str) -> list[Location]:
         if format_of(loc.path) is None:
             raise CorpusError(f"unsupported corpus file {loc.uri}; use one of {DATA_SUFFIXES}")
         return files
-    data = [f for f in files if format_of(f.path) is not None
-            and not posixpath.basename(f.path).startswith((".", "_"))]
+    data = [
+        f
+        for f in files
+        if format_of(f.path) is not None and not posixpath.basename(f.path).startswith((".", "_"))
+    ]
     if not data:
         names = [posixpath.basename(f.path) for f in files]
-        raise CorpusError(f"no corpus files ({', '.join(DATA_SUFFIXES)}) in {loc.uri}; "
-                          f"found: {_fmt(names) or 'nothing'}")
+        raise CorpusError(
+            f"no corpus files ({', '.join(DATA_SUFFIXES)}) in {loc.uri}; "
+            f"found: {_fmt(names) or 'nothing'}"
+        )
     return data
 
 
@@ -94,8 +102,9 @@ class _Utf8CheckingReader:
             pos = self._offset + exc.start
             line = self._lines + data.count(b"\n", 0, max(exc.start, 0)) + 1
             self.error = CorpusError(
-                f"{self._uri}: invalid UTF-8 byte {data[exc.start:exc.start + 1]!r} at byte "
-                f"offset {pos} (line {line}); re-encode the file as UTF-8")
+                f"{self._uri}: invalid UTF-8 byte {data[exc.start : exc.start + 1]!r} at byte "
+                f"offset {pos} (line {line}); re-encode the file as UTF-8"
+            )
             return b""
         self._offset += len(data)
         self._lines += data.count(b"\n")
@@ -154,8 +163,9 @@ def _parse_text(loc: Location, fmt: str, block: int) -> Iterator[pa.RecordBatch]
             if str(exc).startswith(("Empty JSON", "Empty CSV")):
                 return  # an empty file holds no documents; an empty corpus is reported later
             if fmt == "jsonl":
-                raise CorpusError(f"{loc.uri}: broken JSON lines file: "
-                                  f"{_find_broken_json_line(loc)}") from exc
+                raise CorpusError(
+                    f"{loc.uri}: broken JSON lines file: {_find_broken_json_line(loc)}"
+                ) from exc
             raise CorpusError(f"{loc.uri}: cannot parse CSV: {exc}") from exc
         if checked.error is not None:
             raise checked.error
@@ -179,8 +189,10 @@ def _text_batches(loc: Location, fmt: str, batch_size: int) -> Iterator[pa.Recor
             return
         except _BlockTooSmall:
             if block >= _MAX_BLOCK:
-                raise CorpusError(f"{loc.uri}: a line after row {seen} is longer than "
-                                  f"{_MAX_BLOCK >> 20} MiB; split the document") from None
+                raise CorpusError(
+                    f"{loc.uri}: a line after row {seen} is longer than "
+                    f"{_MAX_BLOCK >> 20} MiB; split the document"
+                ) from None
             block = min(block * 4, _MAX_BLOCK)
 
 
@@ -189,8 +201,9 @@ def _rebatch(batch: pa.RecordBatch, batch_size: int) -> Iterator[pa.RecordBatch]
         yield batch.slice(start, batch_size)
 
 
-def _parquet_batches(loc: Location, columns: list[str] | None,
-                     batch_size: int) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(
+    loc: Location, columns: list[str] | None, batch_size: int
+) -> Iterator[pa.RecordBatch]:
     try:
         with loc.fs.open_input_file(loc.path) as f:
             pf = pq.ParquetFile(f)
@@ -205,12 +218,14 @@ def _parquet_batches(loc: Location, columns: list[str] | None,
 def _check_columns(loc: Location, present: list[str], wanted: list[str] | None) -> None:
     missing = [c for c in wanted or [] if c not in present]
     if missing:
-        raise CorpusError(f"{loc.uri}: missing column(s) {_fmt(missing)}; "
-                          f"columns present: {_fmt(list(present))}")
+        raise CorpusError(
+            f"{loc.uri}: missing column(s) {_fmt(missing)}; columns present: {_fmt(list(present))}"
+        )
 
 
-def _file_batches(loc: Location, columns: list[str] | None,
-                  batch_size: int) -> Iterator[pa.RecordBatch]:
+def _file_batches(
+    loc: Location, columns: list[str] | None, batch_size: int
+) -> Iterator[pa.RecordBatch]:
     fmt = format_of(loc.path)
     if fmt == "parquet":
         yield from _parquet_batches(loc, columns, batch_size)
@@ -222,8 +237,9 @@ def _file_batches(loc: Location, columns: list[str] | None,
         yield batch
 
 
-def iter_batches(uri: str, columns: list[str] | None = None,
-                 batch_size: int = 8192) -> Iterator[pa.RecordBatch]:
+def iter_batches(
+    uri: str, columns: list[str] | None = None, batch_size: int = 8192
+) -> Iterator[pa.RecordBatch]:
     """Stream the corpus as record batches in global row order.
 
     Later files are cast to the first file's schema so consumers see one schema.
@@ -241,13 +257,16 @@ def iter_batches(uri: str, columns: list[str] | None = None,
 
 def _conform(loc: Location, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     if set(batch.schema.names) != set(schema.names):
-        raise CorpusError(f"{loc.uri}: columns {batch.schema.names} differ from the first "
-                          f"file's columns {schema.names}")
+        raise CorpusError(
+            f"{loc.uri}: columns {batch.schema.names} differ from the first "
+            f"file's columns {schema.names}"
+        )
     try:
         return batch.select(schema.names).cast(schema)
     except (pa.ArrowException, ValueError) as exc:
-        raise CorpusError(f"{loc.uri}: column types {batch.schema} do not match the first "
-                          f"file's types {schema}") from exc
+        raise CorpusError(
+            f"{loc.uri}: column types {batch.schema} do not match the first file's types {schema}"
+        ) from exc
 
 
 def read_ids(uri: str, id_column: str = "id") -> pa.Array:
@@ -259,13 +278,16 @@ def read_ids(uri: str, id_column: str = "id") -> pa.Array:
     ids = _normalize_id_type(uri, id_column, ids)
     if ids.null_count:
         rows = pc.indices_nonzero(ids.is_null()).to_pylist()
-        raise CorpusError(f"{uri}: {ids.null_count} null value(s) in id column {id_column!r} "
-                          f"at rows {_fmt(rows)}")
+        raise CorpusError(
+            f"{uri}: {ids.null_count} null value(s) in id column {id_column!r} at rows {_fmt(rows)}"
+        )
     counts = pc.value_counts(ids)
     repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
     if len(repeated):
-        raise CorpusError(f"{uri}: {len(repeated)} id(s) occur more than once in column "
-                          f"{id_column!r}: {_fmt(repeated[:MAX_LISTED].to_pylist())}")
+        raise CorpusError(
+            f"{uri}: {len(repeated)} id(s) occur more than once in column "
+            f"{id_column!r}: {_fmt(repeated[:MAX_LISTED].to_pylist())}"
+        )
     return ids
 
 
@@ -276,8 +298,9 @@ def _normalize_id_type(uri: str, id_column: str, ids: pa.Array) -> pa.Array:
         return ids.cast(pa.string())
     if pa.types.is_null(ids.type):
         return ids.cast(pa.string())
-    raise CorpusError(f"{uri}: id column {id_column!r} has type {ids.type}; "
-                      "ids must be strings or integers")
+    raise CorpusError(
+        f"{uri}: id column {id_column!r} has type {ids.type}; ids must be strings or integers"
+    )
 
 
 def duplicate_values(values: pa.Array, limit: int = MAX_LISTED) -> list:

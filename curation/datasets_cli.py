@@ -68,8 +68,10 @@ def _list(args: argparse.Namespace) -> int:
     for v in versions:
         m = v.manifest
         mark = "*" if v.version == latest else " "
-        print(f"{mark} {v.version}  {publish.published_at(v.uri, m) or '?'}  rows={m['num_rows']}  "
-              f"method={m['lineage'].get('method')}  score={m['lineage'].get('score_version')}")
+        print(
+            f"{mark} {v.version}  {publish.published_at(v.uri, m) or '?'}  rows={m['num_rows']}  "
+            f"method={m['lineage'].get('method')}  score={m['lineage'].get('score_version')}"
+        )
     return 0
 
 

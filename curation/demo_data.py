@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 from curation.storage import exists, resolve
 
 GENSIM = "gensim==4.4.0"
-WIKI_MEMBER = ("gensim/test/test_data/"
-               "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
+WIKI_MEMBER = (
+    "gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+)
 LEE_MEMBER = "gensim/test/test_data/lee_background.cor"
 DEMO_FILE = "demo_corpus.parquet"
 MIN_CHUNK, MAX_CHUNK = 1000, 2500
@@ -43,8 +44,19 @@ def fetch_gensim_wheel(cache_dir: str) -> Path:
     found = sorted(cache.glob("gensim-4.4.0-*.whl"))
     if found:
         return found[0]
-    command = [sys.executable, "-m", "pip", "download", GENSIM, "--no-deps",
-               "--only-binary", ":all:", "-d", str(cache), "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        GENSIM,
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "-d",
+        str(cache),
+        "-q",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     found = sorted(cache.glob("gensim-4.4.0-*.whl"))
     if result.returncode != 0 or not found:
@@ -52,7 +64,8 @@ def fetch_gensim_wheel(cache_dir: str) -> Path:
             f"could not download {GENSIM} (the demo text ships inside that wheel): "
             f"{result.stderr.strip()[-500:]}\nFix: make a package index reachable (pip config, "
             f"PIP_INDEX_URL) or put the wheel into {cache} by hand: "
-            f"pip download {GENSIM} --no-deps --only-binary :all: -d {cache}")
+            f"pip download {GENSIM} --no-deps --only-binary :all: -d {cache}"
+        )
     return found[0]
 
 
@@ -101,8 +114,9 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in paragraphs if len(p) >= 80 and p.count(" ") >= 10]
 
 
-def chunk_paragraphs(paragraphs: list[str], low: int = MIN_CHUNK,
-                     high: int = MAX_CHUNK) -> list[str]:
+def chunk_paragraphs(
+    paragraphs: list[str], low: int = MIN_CHUNK, high: int = MAX_CHUNK
+) -> list[str]:
     """Pack whole paragraphs into chunks of ``low``..``high`` bytes; split longer ones at
     sentence ends. A short tail joins the previous chunk when it fits."""
     pieces: list[str] = []
@@ -118,8 +132,11 @@ def chunk_paragraphs(paragraphs: list[str], low: int = MIN_CHUNK,
         else:
             current = candidate
     if current:
-        if chunks and len(current.encode()) < low and \
-                len(chunks[-1].encode()) + len(current.encode()) <= high:
+        if (
+            chunks
+            and len(current.encode()) < low
+            and len(chunks[-1].encode()) + len(current.encode()) <= high
+        ):
             chunks[-1] = f"{chunks[-1]}\n\n{current}"
         elif len(current.encode()) >= low // 4:
             chunks.append(current)
@@ -170,11 +187,15 @@ def build_demo_table(wheel: Path) -> pa.Table:
             wiki = bz2.decompress(archive.read(WIKI_MEMBER))
             lee = archive.read(LEE_MEMBER)
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise DemoDataError(f"{wheel} is not the expected gensim 4.4.0 wheel ({exc}); delete "
-                            "it and run again to download a fresh copy") from exc
+        raise DemoDataError(
+            f"{wheel} is not the expected gensim 4.4.0 wheel ({exc}); delete "
+            "it and run again to download a fresh copy"
+        ) from exc
     rows = list(wiki_documents(wiki)) + list(lee_documents(lee))
-    return pa.Table.from_pylist(rows, schema=pa.schema(
-        [("id", pa.string()), ("text", pa.string()), ("source", pa.string())]))
+    return pa.Table.from_pylist(
+        rows,
+        schema=pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string())]),
+    )
 
 
 def prepare_demo_corpus(dest_dir: str, cache_dir: str | None = None) -> str:

@@ -232,14 +232,22 @@ def _inspect_shards(shards: list[str]) -> list[dict]:
             continue
         digest, size = sha256_of(loc)
         infos.append(
-            {"loc": loc, "schema": schema, "rows": rows, "row_groups": groups,
-             "sha256": digest, "bytes": size}
+            {
+                "loc": loc,
+                "schema": schema,
+                "rows": rows,
+                "row_groups": groups,
+                "sha256": digest,
+                "bytes": size,
+            }
         )
     if missing:
         raise PublishError(f"{len(missing)} shard(s) not found: {missing[:10]}")
     if corrupt:
-        raise PublishError(f"{len(corrupt)} shard(s) are not readable parquet (corrupt or "
-                           f"truncated): {corrupt[:10]}")
+        raise PublishError(
+            f"{len(corrupt)} shard(s) are not readable parquet (corrupt or "
+            f"truncated): {corrupt[:10]}"
+        )
     lacking = [i["loc"].uri for i in infos if not set(REQUIRED_COLUMNS) <= set(i["schema"].names)]
     if lacking:
         raise PublishError(f"shards lack columns {list(REQUIRED_COLUMNS)}: {lacking[:10]}")
@@ -260,9 +268,15 @@ def _build_manifest(dataset, version, lineage, infos, metrics, checks, extra) ->
     shards, start = [], 0
     for i, info in enumerate(infos):
         shards.append(
-            {"name": f"part-{i:05d}.parquet", "sha256": info["sha256"], "bytes": info["bytes"],
-             "rows": info["rows"], "row_start": start, "row_end": start + info["rows"],
-             "row_groups": info["row_groups"]}
+            {
+                "name": f"part-{i:05d}.parquet",
+                "sha256": info["sha256"],
+                "bytes": info["bytes"],
+                "rows": info["rows"],
+                "row_start": start,
+                "row_end": start + info["rows"],
+                "row_groups": info["row_groups"],
+            }
         )
         start += info["rows"]
     schema = infos[0]["schema"]
@@ -313,11 +327,15 @@ def publish_version(
         step = "moving the latest pointer"
         set_latest(root, dataset, version)
     except OSError as exc:
-        state = ("the version is committed but latest was not moved" if step.startswith("moving")
-                 else "nothing was committed")
+        state = (
+            "the version is committed but latest was not moved"
+            if step.startswith("moving")
+            else "nothing was committed"
+        )
         raise PublishStorageError(
             f"storage error while {step} for {dataset}/{version} under {root}: {exc}; "
-            f"{state}; rerun the publish when the storage is reachable") from exc
+            f"{state}; rerun the publish when the storage is reachable"
+        ) from exc
     return PublishedVersion(dataset, version, vdir.uri, manifest)
 
 
@@ -338,8 +356,10 @@ def _commit(root, dataset, version, vdir, lineage, infos, metrics, checks, extra
 
 def _publish_info(infos: list[dict]) -> dict:
     """Where and when: kept out of the manifest so manifests stay byte-identical."""
-    return {"published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "sources": [i["loc"].uri for i in infos]}
+    return {
+        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sources": [i["loc"].uri for i in infos],
+    }
 
 
 def _info_loc(root: str, dataset: str, version: str) -> Location:
@@ -456,7 +476,8 @@ def verify_version(root: str, dataset: str, version: str = "latest") -> list[str
         problems += _verify_shard(vdir.join(shard["name"]), shard)
     listed = {s["name"] for s in pv.manifest["shards"]}
     extra = [
-        f.uri for f in storage.list_files(vdir, ".parquet")
+        f.uri
+        for f in storage.list_files(vdir, ".parquet")
         if posixpath.basename(f.path) not in listed
     ]
     if extra:
@@ -468,8 +489,10 @@ def _check_ranges(manifest: dict) -> list[str]:
     problems, expected = [], 0
     for s in manifest["shards"]:
         if s["row_start"] != expected or s["row_end"] - s["row_start"] != s["rows"]:
-            problems.append(f"{s['name']}: row range [{s['row_start']}, {s['row_end']}) "
-                            f"does not follow on from row {expected} with {s['rows']} rows")
+            problems.append(
+                f"{s['name']}: row range [{s['row_start']}, {s['row_end']}) "
+                f"does not follow on from row {expected} with {s['rows']} rows"
+            )
         expected = s["row_end"]
     if expected != manifest["num_rows"]:
         problems.append(f"shards hold {expected} rows, manifest says {manifest['num_rows']}")
@@ -481,8 +504,10 @@ def _verify_shard(loc: Location, shard: dict) -> list[str]:
         return [f"{shard['name']}: missing"]
     digest, size = sha256_of(loc)
     if digest != shard["sha256"] or size != shard["bytes"]:
-        return [f"{shard['name']}: sha256 mismatch (file {digest[:12]}…, "
-                f"manifest {shard['sha256'][:12]}…)"]
+        return [
+            f"{shard['name']}: sha256 mismatch (file {digest[:12]}…, "
+            f"manifest {shard['sha256'][:12]}…)"
+        ]
     with loc.fs.open_input_file(loc.path) as f:
         pf = pq.ParquetFile(f)
         if pf.metadata.num_rows != shard["rows"]:
@@ -548,8 +573,11 @@ def diff_versions(root: str, dataset: str, a: str, b: str) -> dict:
 
 def _dict_diff(a: dict, b: dict) -> dict:
     keys = sorted(set(a) | set(b))
-    return {k: {"a": a.get(k), "b": b.get(k)} for k in keys
-            if canonical_json(a.get(k)) != canonical_json(b.get(k))}
+    return {
+        k: {"a": a.get(k), "b": b.get(k)}
+        for k in keys
+        if canonical_json(a.get(k)) != canonical_json(b.get(k))
+    }
 
 
 def _displacement(pos_a, pos_b, moved, ids_a) -> dict:
@@ -562,21 +590,27 @@ def _displacement(pos_a, pos_b, moved, ids_a) -> dict:
         "mean_abs_displacement": float(delta.mean()) if delta.size else 0.0,
         "largest_moves": [
             {"id": ids_a[int(pos_a[i])].as_py(), "a": int(pos_a[i]), "b": int(pos_b[i])}
-            for i in order if delta[i] > 0
+            for i in order
+            if delta[i] > 0
         ],
     }
 
 
 def _score_diff(va, vb, ma, mb, pos_a, pos_b) -> dict:
     """Per float column present in both: how many common ids changed value, and by how much."""
-    cols = [c for c, t in ma["columns"].items()
-            if t in ("float", "double", "halffloat") and mb["columns"].get(c) == t]
+    cols = [
+        c
+        for c, t in ma["columns"].items()
+        if t in ("float", "double", "halffloat") and mb["columns"].get(c) == t
+    ]
     out = {}
     for c in cols:
         xa = _column(va, c).to_numpy(zero_copy_only=False)[pos_a]
         xb = _column(vb, c).to_numpy(zero_copy_only=False)[pos_b]
         diff = np.abs(xa - xb)
         changed = ~((xa == xb) | (np.isnan(xa) & np.isnan(xb)))
-        out[c] = {"changed": int(changed.sum()),
-                  "max_abs_diff": float(np.nanmax(diff)) if changed.any() else 0.0}
+        out[c] = {
+            "changed": int(changed.sum()),
+            "max_abs_diff": float(np.nanmax(diff)) if changed.any() else 0.0,
+        }
     return out

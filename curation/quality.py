@@ -138,8 +138,9 @@ def _result_row(result: Any, suite: _Suite) -> dict[str, Any]:
     lists: a reader wants the ids, not our encoding of them.
     """
     config = result.expectation_config
-    internal = any(config.kwargs.get(k) in suite.internal_columns
-                   for k in ("column", "column_A", "column_B"))
+    internal = any(
+        config.kwargs.get(k) in suite.internal_columns for k in ("column", "column_A", "column_B")
+    )
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "value_set")}
     detail = result.result or {}
     exception = _exception_text(result.exception_info)
@@ -186,9 +187,7 @@ def _offending_rows(suite: _Suite, rows: list[Any]) -> list[dict[str, Any]]:
     it (minutes for 10^6 bad rows); row numbers come from one ``list(index)``.
     """
     picked = suite.report(np.asarray(rows, dtype=np.int64))
-    return [
-        {k: _jsonable(v[i]) for k, v in picked.items()} for i in range(len(rows))
-    ]
+    return [{k: _jsonable(v[i]) for k, v in picked.items()} for i in range(len(rows))]
 
 
 def _jsonable(value: Any) -> Any:
@@ -230,8 +229,9 @@ def _failure_sentence(row: dict[str, Any], columns: list[str]) -> str:
     if "exception" in row:
         parts.append(f"error: {row['exception']}")
     shown = [
-        ", ".join(f"{c}={e.get(c)!r}" if len(columns) > 1 else repr(e.get(c))
-                  for c in columns if c in e)
+        ", ".join(
+            f"{c}={e.get(c)!r}" if len(columns) > 1 else repr(e.get(c)) for c in columns if c in e
+        )
         for e in row.get("offending", [])
     ]
     shown = [text for text in shown if text]
@@ -428,26 +428,50 @@ def check_score_coverage(
         placeholder = rows >= n_score
         at[placeholder] = missing_at[rows[placeholder] - n_score]
         from_scores, from_corpus = _take(ids, rows), _take(corpus, at)
-        return {"id": [b if p else a
-                       for p, a, b in zip(placeholder, from_scores, from_corpus, strict=True)]}
+        return {
+            "id": [
+                b if p else a for p, a, b in zip(placeholder, from_scores, from_corpus, strict=True)
+            ]
+        }
 
     expectations = [
         _expect("ExpectTableRowCountToBeBetween", "empty score table", min_value=1),
-        _expect("ExpectColumnValuesToBeBetween", "null ids in the score table",
-                column="id_code", min_value=0),
-        _expect("ExpectColumnValuesToBeUnique", "duplicate ids in the score table",
-                column="id_code"),
-        _expect("ExpectColumnValuesToBeInSet", "score ids not in the corpus",
-                column="in_corpus", value_set=[True]),
-        _expect("ExpectColumnValuesToBeInSet", "corpus ids without a score",
-                column="has_score", value_set=[True]),
+        _expect(
+            "ExpectColumnValuesToBeBetween",
+            "null ids in the score table",
+            column="id_code",
+            min_value=0,
+        ),
+        _expect(
+            "ExpectColumnValuesToBeUnique", "duplicate ids in the score table", column="id_code"
+        ),
+        _expect(
+            "ExpectColumnValuesToBeInSet",
+            "score ids not in the corpus",
+            column="in_corpus",
+            value_set=[True],
+        ),
+        _expect(
+            "ExpectColumnValuesToBeInSet",
+            "corpus ids without a score",
+            column="has_score",
+            value_set=[True],
+        ),
     ]
     for name in columns:
         expectations += [
-            _expect("ExpectColumnValuesToNotBeNull", f"null/NaN scores in {name!r}",
-                    column=f"score__{name}"),
-            _expect("ExpectColumnValuesToBeBetween", f"infinite scores in {name!r}",
-                    column=f"score__{name}", min_value=-_FLOAT_MAX, max_value=_FLOAT_MAX),
+            _expect(
+                "ExpectColumnValuesToNotBeNull",
+                f"null/NaN scores in {name!r}",
+                column=f"score__{name}",
+            ),
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                f"infinite scores in {name!r}",
+                column=f"score__{name}",
+                min_value=-_FLOAT_MAX,
+                max_value=_FLOAT_MAX,
+            ),
         ]
     internal = ("id_code", "in_corpus", "has_score")
     rows = _run_suites([_Suite("score_coverage", frame, expectations, report, internal)])
@@ -498,17 +522,25 @@ def _metrics_suite(metrics: dict, expected_shape: dict) -> _Suite:
             raise QualityInputError(
                 f"expected_shape[{metric!r}] must be a dict with 'min' and/or 'max', got {bounds!r}"
             )
-        expectations.append(_expect("ExpectColumnToExist", f"guideline metric {metric!r} missing",
-                                    column=metric))
+        expectations.append(
+            _expect("ExpectColumnToExist", f"guideline metric {metric!r} missing", column=metric)
+        )
         if metric not in metrics:
             continue
         values[metric] = _metric_value(metrics[metric])
         expectations += [
-            _expect("ExpectColumnValuesToNotBeNull", f"guideline metric {metric!r} not a number",
-                    column=metric),
-            _expect("ExpectColumnValuesToBeBetween", f"guideline metric {metric!r} outside "
-                    f"{bounds}", column=metric, min_value=bounds.get("min"),
-                    max_value=bounds.get("max")),
+            _expect(
+                "ExpectColumnValuesToNotBeNull",
+                f"guideline metric {metric!r} not a number",
+                column=metric,
+            ),
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                f"guideline metric {metric!r} outside {bounds}",
+                column=metric,
+                min_value=bounds.get("min"),
+                max_value=bounds.get("max"),
+            ),
         ]
     frame = pd.DataFrame({k: [v] for k, v in values.items()}, index=[0])
     return _Suite("guideline_metrics", frame, expectations, lambda rows: {"row": list(rows)})
@@ -545,26 +577,38 @@ def check_ordering(
     expectations = [
         _expect("ExpectTableRowCountToEqual", f"ordering length is not n={n}", value=n),
         _expect("ExpectColumnValuesToNotBeNull", "null sample indices", column="sample"),
-        _expect("ExpectColumnValuesToBeUnique", "samples repeated (a permutation has none)",
-                column="sample"),
-        _expect("ExpectColumnValuesToBeBetween", in_range, column="sample",
-                min_value=0, max_value=n - 1),
+        _expect(
+            "ExpectColumnValuesToBeUnique",
+            "samples repeated (a permutation has none)",
+            column="sample",
+        ),
+        _expect(
+            "ExpectColumnValuesToBeBetween", in_range, column="sample", min_value=0, max_value=n - 1
+        ),
     ]
     metadata: dict[str, Any] = {"n": n, "length": len(sample)}
     fresh = None
     if recomputed is not None:
         fresh = _as_positions(recomputed, "recomputed")
-        frame["recomputed"] = _padded(fresh.astype(np.float64 if fresh.dtype.kind == "f"
-                                                   else np.int64), len(sample), -1)
+        frame["recomputed"] = _padded(
+            fresh.astype(np.float64 if fresh.dtype.kind == "f" else np.int64), len(sample), -1
+        )
         metadata["recomputed_length"] = len(fresh)
         expectations.append(
-            _expect("ExpectColumnPairValuesToBeEqual", "positions differ from a recomputation",
-                    column_A="sample", column_B="recomputed")
+            _expect(
+                "ExpectColumnPairValuesToBeEqual",
+                "positions differ from a recomputation",
+                column_A="sample",
+                column_B="recomputed",
+            )
         )
         if len(fresh) != len(sample):
             expectations.append(
-                _expect("ExpectTableRowCountToEqual", "recomputation has another length",
-                        value=len(fresh))
+                _expect(
+                    "ExpectTableRowCountToEqual",
+                    "recomputation has another length",
+                    value=len(fresh),
+                )
             )
 
     def report(rows: np.ndarray) -> dict[str, list[Any]]:
@@ -588,9 +632,11 @@ def check_ordering(
         differing_positions=_count(rows, "positions differ from a recomputation"),
         offending_positions=_offending_values(rows, "position"),
     )
-    ok = f"Ordering OK: a complete permutation of 0..{n - 1}" + (
-        ", equal to a fresh recomputation" if recomputed is not None else ""
-    ) + (", guideline metrics within the expected shape." if expected_shape else ".")
+    ok = (
+        f"Ordering OK: a complete permutation of 0..{n - 1}"
+        + (", equal to a fresh recomputation" if recomputed is not None else "")
+        + (", guideline metrics within the expected shape." if expected_shape else ".")
+    )
     report_columns = ["position", "sample"] + (["recomputed"] if fresh is not None else [])
     return _outcome("ordering", rows, ok, report_columns, metadata)
 
@@ -646,14 +692,25 @@ def check_shards(
         }
     )
     expectations = [
-        _expect("ExpectColumnValuesToBeInSet", "expected rows missing past the end of the shards",
-                column="in_shards", value_set=[True]),
-        _expect("ExpectColumnValuesToBeInSet", "extra rows past the expected ids",
-                column="in_expected", value_set=[True]),
-        _expect("ExpectColumnPairValuesToBeEqual", "shard ids differ from the expected ids",
-                column_A="actual_code", column_B="expected_code"),
-        _expect("ExpectColumnValuesToBeUnique", "ids repeated in the shards",
-                column="actual_code"),
+        _expect(
+            "ExpectColumnValuesToBeInSet",
+            "expected rows missing past the end of the shards",
+            column="in_shards",
+            value_set=[True],
+        ),
+        _expect(
+            "ExpectColumnValuesToBeInSet",
+            "extra rows past the expected ids",
+            column="in_expected",
+            value_set=[True],
+        ),
+        _expect(
+            "ExpectColumnPairValuesToBeEqual",
+            "shard ids differ from the expected ids",
+            column_A="actual_code",
+            column_B="expected_code",
+        ),
+        _expect("ExpectColumnValuesToBeUnique", "ids repeated in the shards", column="actual_code"),
     ]
     metadata: dict[str, Any] = {
         "expected_rows": len(expected),
@@ -667,8 +724,12 @@ def check_shards(
             raise QualityInputError(f"negative shard_row_counts: {declared.tolist()[:10]}")
         frame["declared_shard"] = _shard_labels(declared, total)
         expectations.append(
-            _expect("ExpectColumnPairValuesToBeEqual", "shard row counts differ from declared",
-                    column_A="shard", column_B="declared_shard")
+            _expect(
+                "ExpectColumnPairValuesToBeEqual",
+                "shard row counts differ from declared",
+                column_A="shard",
+                column_B="declared_shard",
+            )
         )
         width = max(len(declared), len(lengths))
         wrong = np.flatnonzero(_padded(declared, width, -1) != _padded(lengths, width, -1))
@@ -698,19 +759,21 @@ def check_shards(
         repeated_rows=_count(rows, "ids repeated in the shards"),
         offending_positions=_offending_values(rows, "position"),
         offending_ids=[
-            v for v in dict.fromkeys(
+            v
+            for v in dict.fromkeys(
                 _offending_values(rows, "expected_id") + _offending_values(rows, "actual_id")
-            ) if v is not None
+            )
+            if v is not None
         ][:MAX_OFFENDERS],
     )
-    ok = (
-        f"Shards OK: {len(shards)} shard(s) hold the {len(expected)} expected ids in order"
-        + (", with the declared row counts." if shard_row_counts is not None else ".")
+    ok = f"Shards OK: {len(shards)} shard(s) hold the {len(expected)} expected ids in order" + (
+        ", with the declared row counts." if shard_row_counts is not None else "."
     )
     wrong_counts = metadata.get("shards_with_wrong_counts")
     note = f"Shards with wrong row counts: {wrong_counts}." if wrong_counts else ""
-    return _outcome("shards", rows, ok, ["position", "shard", "expected_id", "actual_id"],
-                    metadata, note)
+    return _outcome(
+        "shards", rows, ok, ["position", "shard", "expected_id", "actual_id"], metadata, note
+    )
 
 
 def _at(values: np.ndarray, i: int) -> int | None:
@@ -723,9 +786,11 @@ def _at(values: np.ndarray, i: int) -> int | None:
 
 def outcome_to_dagster_metadata(outcome: CheckOutcome) -> dict[str, Any]:
     """Flat JSON-able metadata for an asset check (the Dagster layer wraps the values)."""
-    return _jsonable({
-        "passed": outcome.passed,
-        "description": outcome.description,
-        **{k: v for k, v in outcome.metadata.items() if k != "passed"},
-        "results": outcome.results,
-    })
+    return _jsonable(
+        {
+            "passed": outcome.passed,
+            "description": outcome.description,
+            **{k: v for k, v in outcome.metadata.items() if k != "passed"},
+            "results": outcome.results,
+        }
+    )

@@ -451,8 +451,13 @@ def _write_parquet(
     if not out.is_s3:
         out.fs.move(target.path, final.path)
     return ShardInfo(
-        final.uri, spec.index, spec.stop - spec.start, spec.start, sink.digest.hexdigest(),
-        sink.size, passes,
+        final.uri,
+        spec.index,
+        spec.stop - spec.start,
+        spec.start,
+        sink.digest.hexdigest(),
+        sink.size,
+        passes,
     )
 
 
@@ -552,9 +557,7 @@ def write_shard(
             release_memory()
 
     try:
-        return _write_parquet(
-            resolve(out_uri), spec, p.schema, tables(), p.rg_rows, len(passes)
-        )
+        return _write_parquet(resolve(out_uri), spec, p.schema, tables(), p.rg_rows, len(passes))
     finally:
         reader.close()
 
@@ -585,7 +588,11 @@ def scatter_source_file(
     """Read one corpus file in order and append each row (plus its ``position``) to its
     shard's spill file ``spill/shard-K/src-F.arrow``. One unit of work per source file."""
     p = _prepare(
-        corpus_uri, rows, None, None, validated=positions is not None,
+        corpus_uri,
+        rows,
+        None,
+        None,
+        validated=positions is not None,
         memory_limit_bytes=memory_limit_bytes,
     )
     layout = p.layout
@@ -678,9 +685,7 @@ def write_shard_from_spill(
         for a, b in passes:
             lo, hi = spec.start + a, spec.start + b
             pieces = [
-                _select(batch, lo, hi, len(passes) == 1)
-                for f in files
-                for batch in _read_spill(f)
+                _select(batch, lo, hi, len(passes) == 1) for f in files for batch in _read_spill(f)
             ]
             table = pa.Table.from_batches([x for x in pieces if x.num_rows], schema=spill_schema)
             pos = table.column(POSITION).to_numpy()
@@ -756,23 +761,44 @@ def write_ordered_shards(
     if strategy == "gather":
         return _run(
             lambda s: write_shard(layout, None, s, out_uri, _prepared=prepared, _data=data),
-            specs, workers, progress, "shards",
+            specs,
+            workers,
+            progress,
+            "shards",
         )
     own_spill = spill_uri is None
     spill = spill_uri or tempfile.mkdtemp(prefix="curation-spill-")
     try:
         _run(
             lambda f: scatter_source_file(
-                layout, prepared.rows, specs, spill, f, positions=positions,
-                spill_compression=spill_compression, _data=data,
+                layout,
+                prepared.rows,
+                specs,
+                spill,
+                f,
+                positions=positions,
+                spill_compression=spill_compression,
+                _data=data,
             ),
-            list(range(len(layout.files))), workers, progress, "scatter",
+            list(range(len(layout.files))),
+            workers,
+            progress,
+            "scatter",
         )
         return _run(
             lambda s: write_shard_from_spill(
-                layout, None, s, spill, out_uri, _prepared=prepared, _data=data,
+                layout,
+                None,
+                s,
+                spill,
+                out_uri,
+                _prepared=prepared,
+                _data=data,
             ),
-            specs, workers, progress, "shards",
+            specs,
+            workers,
+            progress,
+            "shards",
         )
     finally:
         if own_spill:

@@ -35,8 +35,8 @@ class Location:
 
 def s3_filesystem(endpoint_url: str | None = None, region: str | None = None) -> pafs.S3FileSystem:
     """An S3 filesystem configured from the environment (never from code or files)."""
-    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or os.environ.get(
-        "AWS_ENDPOINT_URL_S3"
+    endpoint = (
+        endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
     )
     kwargs: dict = {"region": region or os.environ.get("AWS_REGION", "us-east-1")}
     if endpoint:

@@ -70,8 +70,11 @@ def _text_column(batch: pa.RecordBatch) -> pa.Array:
     text = batch.column("text")
     if text.null_count:
         rows = np.flatnonzero(text.is_null().to_numpy(zero_copy_only=False))[:10]
-        ids = batch.column("id").take(pa.array(rows)).to_pylist() if "id" in batch.schema.names \
+        ids = (
+            batch.column("id").take(pa.array(rows)).to_pylist()
+            if "id" in batch.schema.names
             else rows.tolist()
+        )
         raise ProbeDataError(f"{text.null_count} null text value(s), ids/rows: {ids}")
     if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
         raise ProbeDataError(f"'text' must be a string column, got {text.type}")
@@ -134,8 +137,9 @@ class BatchPlan:
         return np.clip(idx, 0, max(self.steps - 1, 0))
 
 
-def plan_batches(stream_bytes: int, batch_size: int, context: int,
-                 token_budget: int | None = None) -> BatchPlan:
+def plan_batches(
+    stream_bytes: int, batch_size: int, context: int, token_budget: int | None = None
+) -> BatchPlan:
     """Consecutive blocks when the budget covers the stream, evenly spread ones otherwise."""
     per_step = batch_size * context
     full = (stream_bytes - 1) // per_step if stream_bytes > 0 else 0
@@ -187,8 +191,9 @@ class ByteStream:
         return self._buf[:n]
 
 
-def iter_blocks(shards: list[str], plan: BatchPlan,
-                separator: int = SEPARATOR) -> Iterator[np.ndarray]:
+def iter_blocks(
+    shards: list[str], plan: BatchPlan, separator: int = SEPARATOR
+) -> Iterator[np.ndarray]:
     """One uint8 block of ``plan.block`` bytes per training step, in step order."""
     stream = ByteStream(shards, separator)
     for start in plan.starts.tolist():

@@ -84,8 +84,9 @@ def eval_names(results: list[ProbeResult]) -> list[str]:
     return [n for n in names if all(n in r.final_eval for r in results)]
 
 
-def summarize(results: list[ProbeResult], baseline: str = "random",
-              low_set: str = "heldout_low") -> list[dict]:
+def summarize(
+    results: list[ProbeResult], baseline: str = "random", low_set: str = "heldout_low"
+) -> list[dict]:
     """One row per method: final bits/byte per eval set (mean, std), paired difference
     against ``baseline`` with its verdict, low-score rebound, boundary ratio, spikes, speed."""
     groups = group_by_method(results)
@@ -105,7 +106,8 @@ def summarize(results: list[ProbeResult], baseline: str = "random",
             rb = {s: rebound(r.eval_loss[low_set]) for s, r in runs.items()}
             row["low_rebound.mean"], row["low_rebound.std"] = mean_std(list(rb.values()))
         row["boundary_ratio.mean"], row["boundary_ratio.std"] = mean_std(
-            [boundary_ratio(r) for r in runs.values()])
+            [boundary_ratio(r) for r in runs.values()]
+        )
         row["spikes.mean"], _ = mean_std([float(r.spike_count) for r in runs.values()])
         row["tokens_per_s.mean"], _ = mean_std([r.tokens_per_s for r in runs.values()])
         row["wall_s.mean"], _ = mean_std([r.wall_s for r in runs.values()])

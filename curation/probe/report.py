@@ -113,8 +113,15 @@ def plot_grad_norms(groups, out_dir, images) -> None:
     _save(fig, out_dir, "grad_norms.png", images)
 
 
-def plot_eval_curves(groups, names, out_dir, images, only: str | None = None,
-                     tail: float = 0.0, file: str = "eval_curves.png") -> None:
+def plot_eval_curves(
+    groups,
+    names,
+    out_dir,
+    images,
+    only: str | None = None,
+    tail: float = 0.0,
+    file: str = "eval_curves.png",
+) -> None:
     """Each evaluation set's bits/byte over training (the initial point is left out)."""
     sets = [only] if only else names
     fig, axes = _grid(len(sets), 4.8, 3.4)
@@ -165,23 +172,34 @@ def render_markdown(rows, names, results, title, baseline, images, low_set) -> s
     r0 = results[0]
     c = r0.config
     lines = [
-        f"# {title}", "",
+        f"# {title}",
+        "",
         f"{len(results)} runs: {len(rows)} orderings x seeds {sorted({r.seed for r in results})}. "
         f"Model {r0.n_params:,} parameters ({c['n_layer']} layers, d={c['d_model']}, "
         f"context {c['context']}), batch {c['batch_size']}, {r0.steps} steps, "
         f"{r0.tokens:,} training bytes of a {r0.stream_bytes:,}-byte stream, device {r0.device}.",
-        "", metrics.NOISE_RULE, "",
+        "",
+        metrics.NOISE_RULE,
+        "",
     ]
     for name in names:
-        lines += [f"## Final bits/byte on `{name}`", "",
-                  f"| method | seeds | bits/byte (mean ± std) | Δ vs {baseline} (mean ± sd) "
-                  "| verdict |", "|---|---|---|---|---|"]
+        lines += [
+            f"## Final bits/byte on `{name}`",
+            "",
+            f"| method | seeds | bits/byte (mean ± std) | Δ vs {baseline} (mean ± sd) | verdict |",
+            "|---|---|---|---|---|",
+        ]
         for r in rows:
-            diff = (f"{r[f'{name}.diff_mean']:+.4f} ± {_fmt(r[f'{name}.diff_sd'])}"
-                    if f"{name}.diff_mean" in r else "baseline")
+            diff = (
+                f"{r[f'{name}.diff_mean']:+.4f} ± {_fmt(r[f'{name}.diff_sd'])}"
+                if f"{name}.diff_mean" in r
+                else "baseline"
+            )
             verdict = r.get(f"{name}.diff_verdict", "")
-            lines.append(f"| {r['method']} | {len(r['seeds'])} | {_fmt(r[f'{name}.mean'])} ± "
-                         f"{_fmt(r[f'{name}.std'])} | {diff} | {verdict} |")
+            lines.append(
+                f"| {r['method']} | {len(r['seeds'])} | {_fmt(r[f'{name}.mean'])} ± "
+                f"{_fmt(r[f'{name}.std'])} | {diff} | {verdict} |"
+            )
         lines.append("")
     lines += ["## In plain words", ""]
     for r in rows:
@@ -189,31 +207,43 @@ def render_markdown(rows, names, results, title, baseline, images, low_set) -> s
             v = r.get(f"{name}.diff_verdict")
             if v is None:
                 continue
-            lines.append(f"- `{r['method']}` vs `{baseline}` on `{name}`: **{v}** "
-                         f"(Δ = {r[f'{name}.diff_mean']:+.4f} bits/byte, paired sd "
-                         f"{_fmt(r[f'{name}.diff_sd'])}, {r[f'{name}.diff_n']} seeds).")
-    lines += ["", "## Stability diagnostics", "",
-              f"Low-score rebound = final minus minimum of the `{low_set}` loss curve "
-              "(the paper's forgetting signal). Boundary ratio = peak gradient norm just after "
-              "each given boundary step over the median of the steps before it (~1 = no "
-              "shock). Spike counts are noisy; prefer the ratio.", "",
-              "| method | low-score rebound | boundary ratio | spikes | tokens/s | wall s |",
-              "|---|---|---|---|---|---|"]
+            lines.append(
+                f"- `{r['method']}` vs `{baseline}` on `{name}`: **{v}** "
+                f"(Δ = {r[f'{name}.diff_mean']:+.4f} bits/byte, paired sd "
+                f"{_fmt(r[f'{name}.diff_sd'])}, {r[f'{name}.diff_n']} seeds)."
+            )
+    lines += [
+        "",
+        "## Stability diagnostics",
+        "",
+        f"Low-score rebound = final minus minimum of the `{low_set}` loss curve "
+        "(the paper's forgetting signal). Boundary ratio = peak gradient norm just after "
+        "each given boundary step over the median of the steps before it (~1 = no "
+        "shock). Spike counts are noisy; prefer the ratio.",
+        "",
+        "| method | low-score rebound | boundary ratio | spikes | tokens/s | wall s |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         lines.append(
             f"| {r['method']} | {_fmt(r.get('low_rebound.mean', float('nan')))} ± "
             f"{_fmt(r.get('low_rebound.std', float('nan')))} | "
             f"{_fmt(r['boundary_ratio.mean'], 3)} | {_fmt(r['spikes.mean'], 1)} | "
-            f"{_fmt(r['tokens_per_s.mean'], 0)} | {_fmt(r['wall_s.mean'], 1)} |")
+            f"{_fmt(r['tokens_per_s.mean'], 0)} | {_fmt(r['wall_s.mean'], 1)} |"
+        )
     lines += ["", "## Plots", ""]
     lines += [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in images]
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: list[ProbeResult], out_dir: str,
-                 score_curves: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-                 title: str = "Ordering probe report", baseline: str = "random",
-                 low_set: str = "heldout_low") -> dict:
+def write_report(
+    results: list[ProbeResult],
+    out_dir: str,
+    score_curves: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    title: str = "Ordering probe report",
+    baseline: str = "random",
+    low_set: str = "heldout_low",
+) -> dict:
     """Write ``report.md`` and PNGs under ``out_dir`` (local or s3://); return
     ``{"markdown", "report_path", "images", "table"}``."""
     rows = metrics.summarize(results, baseline=baseline, low_set=low_set)
@@ -227,8 +257,9 @@ def write_report(results: list[ProbeResult], out_dir: str,
     if names:
         plot_eval_curves(groups, names, out, images)
         if low_set in names:
-            plot_eval_curves(groups, names, out, images, only=low_set, tail=0.4,
-                             file="low_score_loss.png")
+            plot_eval_curves(
+                groups, names, out, images, only=low_set, tail=0.4, file="low_score_loss.png"
+            )
         plot_final(rows, names, baseline, out, images)
     markdown = render_markdown(rows, names, results, title, baseline, images, low_set)
     report = out.join("report.md")

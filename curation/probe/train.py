@@ -60,11 +60,16 @@ class ProbeConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
-            "warmup_frac": 0 <= self.warmup_frac < 1, "min_lr_frac": 0 <= self.min_lr_frac <= 1,
-            "grad_clip": self.grad_clip > 0, "eval_every": self.eval_every >= 0,
-            "eval_points": self.eval_points >= 1, "eval_max_bytes": self.eval_max_bytes > 0,
-            "threads": self.threads >= 1, "median_window": self.median_window >= 1,
+            "batch_size": self.batch_size >= 1,
+            "lr": self.lr > 0,
+            "warmup_frac": 0 <= self.warmup_frac < 1,
+            "min_lr_frac": 0 <= self.min_lr_frac <= 1,
+            "grad_clip": self.grad_clip > 0,
+            "eval_every": self.eval_every >= 0,
+            "eval_points": self.eval_points >= 1,
+            "eval_max_bytes": self.eval_max_bytes > 0,
+            "threads": self.threads >= 1,
+            "median_window": self.median_window >= 1,
             "boundary_horizon": self.boundary_horizon >= 1,
             "token_budget": self.token_budget is None or self.token_budget > 0,
             "device": self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
@@ -207,8 +212,9 @@ def count_spikes(grad_norm: np.ndarray, k: float, window: int, skip: int) -> int
     return int(np.count_nonzero(hit))
 
 
-def boundary_ratios(grad_norm: np.ndarray, steps: list[int], window: int,
-                    horizon: int) -> list[float | None]:
+def boundary_ratios(
+    grad_norm: np.ndarray, steps: list[int], window: int, horizon: int
+) -> list[float | None]:
     """Peak norm in ``[b, b + horizon)`` over the median of the ``window`` steps before ``b``."""
     out: list[float | None] = []
     for b in steps:
@@ -220,14 +226,17 @@ def boundary_ratios(grad_norm: np.ndarray, steps: list[int], window: int,
     return out
 
 
-def _load_eval_sets(eval_sets: dict[str, list[str]], cfg: ProbeConfig,
-                    device: torch.device) -> tuple[dict, dict[str, int]]:
+def _load_eval_sets(
+    eval_sets: dict[str, list[str]], cfg: ProbeConfig, device: torch.device
+) -> tuple[dict, dict[str, int]]:
     windows, sizes = {}, {}
     for name, uris in eval_sets.items():
         raw = data.read_eval_bytes(list(uris), cfg.eval_max_bytes, cfg.separator)
         x, y = data.eval_windows(raw, cfg.context)
-        windows[name] = (torch.from_numpy(x.astype(np.int64)).to(device),
-                         torch.from_numpy(y.astype(np.int64)).to(device))
+        windows[name] = (
+            torch.from_numpy(x.astype(np.int64)).to(device),
+            torch.from_numpy(y.astype(np.int64)).to(device),
+        )
         sizes[name] = int(x.size)
     return windows, sizes
 
@@ -235,8 +244,13 @@ def _load_eval_sets(eval_sets: dict[str, list[str]], cfg: ProbeConfig,
 # ----------------------------------------------------------------------------- entry points
 
 
-def train_probe(shards: list[str], eval_sets: dict[str, list[str]], config: ProbeConfig,
-                boundary_steps: list[int] | None = None, method: str = "") -> ProbeResult:
+def train_probe(
+    shards: list[str],
+    eval_sets: dict[str, list[str]],
+    config: ProbeConfig,
+    boundary_steps: list[int] | None = None,
+    method: str = "",
+) -> ProbeResult:
     """Train one probe on ``shards`` read in order; see the module docstring."""
     wall0 = time.perf_counter()
     cfg = config
@@ -246,8 +260,9 @@ def train_probe(shards: list[str], eval_sets: dict[str, list[str]], config: Prob
     torch.set_num_threads(cfg.threads)
     try:
         data.check_shards(shards)
-        plan = data.plan_batches(data.stream_size(shards), cfg.batch_size, cfg.context,
-                                 cfg.token_budget)
+        plan = data.plan_batches(
+            data.stream_size(shards), cfg.batch_size, cfg.context, cfg.token_budget
+        )
         scores = data.step_scores(shards, plan)
         windows, eval_bytes = _load_eval_sets(eval_sets, cfg, device)
         model = GPT(cfg.model_config(), seed=cfg.seed).to(device)
@@ -255,32 +270,53 @@ def train_probe(shards: list[str], eval_sets: dict[str, list[str]], config: Prob
         lrs = lr_schedule(plan.steps, cfg)
         evals_at = eval_schedule(plan.steps, cfg)
         curves: dict[str, list[float]] = {k: [] for k in windows}
-        losses, norms, train_s = _train_loop(model, opt, shards, plan, lrs, windows, evals_at,
-                                             curves, cfg, device)
+        losses, norms, train_s = _train_loop(
+            model, opt, shards, plan, lrs, windows, evals_at, curves, cfg, device
+        )
     finally:
         torch.set_num_threads(old_threads)
     gn = norms.astype(np.float64)
     bsteps = [int(b) for b in (boundary_steps or [])]
     return ProbeResult(
-        method=method, seed=cfg.seed, config=cfg.to_dict(), n_params=model.num_params(),
-        steps=plan.steps, tokens=plan.tokens, stream_bytes=plan.stream_bytes,
-        train_loss=(losses / LN2).tolist(), grad_norm=gn.tolist(), lr=lrs.tolist(),
-        eval_steps=evals_at, eval_loss=curves,
-        final_eval={k: v[-1] for k, v in curves.items()}, eval_bytes=eval_bytes,
+        method=method,
+        seed=cfg.seed,
+        config=cfg.to_dict(),
+        n_params=model.num_params(),
+        steps=plan.steps,
+        tokens=plan.tokens,
+        stream_bytes=plan.stream_bytes,
+        train_loss=(losses / LN2).tolist(),
+        grad_norm=gn.tolist(),
+        lr=lrs.tolist(),
+        eval_steps=evals_at,
+        eval_loss=curves,
+        final_eval={k: v[-1] for k, v in curves.items()},
+        eval_bytes=eval_bytes,
         step_scores=None if scores is None else scores.tolist(),
         boundary_steps=bsteps,
         boundary_ratios=boundary_ratios(gn, bsteps, cfg.median_window, cfg.boundary_horizon),
-        spike_count=count_spikes(gn, cfg.spike_k, cfg.median_window,
-                                 int(round(cfg.warmup_frac * plan.steps))),
+        spike_count=count_spikes(
+            gn, cfg.spike_k, cfg.median_window, int(round(cfg.warmup_frac * plan.steps))
+        ),
         tokens_per_s=plan.tokens / train_s if train_s > 0 else float("nan"),
-        train_s=train_s, wall_s=time.perf_counter() - wall0, device=str(device),
+        train_s=train_s,
+        wall_s=time.perf_counter() - wall0,
+        device=str(device),
     )
 
 
-def _train_loop(model: GPT, opt: torch.optim.Optimizer, shards: list[str],
-                plan: data.BatchPlan, lrs: np.ndarray, windows: dict, evals_at: list[int],
-                curves: dict[str, list[float]], cfg: ProbeConfig,
-                device: torch.device) -> tuple[np.ndarray, np.ndarray, float]:
+def _train_loop(
+    model: GPT,
+    opt: torch.optim.Optimizer,
+    shards: list[str],
+    plan: data.BatchPlan,
+    lrs: np.ndarray,
+    windows: dict,
+    evals_at: list[int],
+    curves: dict[str, list[float]],
+    cfg: ProbeConfig,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """The hot loop; returns per-step losses (nats), grad norms and training seconds."""
     losses = torch.empty(plan.steps)
     norms = torch.empty(plan.steps)
@@ -298,8 +334,10 @@ def _train_loop(model: GPT, opt: torch.optim.Optimizer, shards: list[str],
     t0 = time.perf_counter()
     for step, block in enumerate(data.iter_blocks(shards, plan, cfg.separator)):
         t = torch.from_numpy(block.astype(np.int64)).to(device, non_blocking=True)
-        x, y = t[:n].view(cfg.batch_size, cfg.context), t[1 : n + 1].view(cfg.batch_size,
-                                                                          cfg.context)
+        x, y = (
+            t[:n].view(cfg.batch_size, cfg.context),
+            t[1 : n + 1].view(cfg.batch_size, cfg.context),
+        )
         for group in opt.param_groups:
             group["lr"] = lrs[step]
         _, loss = model(x, y)
@@ -318,11 +356,13 @@ def _train_loop(model: GPT, opt: torch.optim.Optimizer, shards: list[str],
 def steps_at_documents(shards: list[str], positions: list[int], config: ProbeConfig) -> list[int]:
     """Training step at which each document position (0-based, in stream order) is first
     trained on; the way to turn an ordering's boundaries into ``boundary_steps``."""
-    lengths = np.concatenate([data.doc_lengths(b) for b in
-                              data.iter_record_batches(list(shards), ["text"])])
+    lengths = np.concatenate(
+        [data.doc_lengths(b) for b in data.iter_record_batches(list(shards), ["text"])]
+    )
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    plan = data.plan_batches(int(offsets[-1]), config.batch_size, config.context,
-                             config.token_budget)
+    plan = data.plan_batches(
+        int(offsets[-1]), config.batch_size, config.context, config.token_budget
+    )
     pos = np.asarray(positions, dtype=np.int64)
     if pos.size and (pos.min() < 0 or pos.max() >= lengths.size):
         bad = pos[(pos < 0) | (pos >= lengths.size)][:10].tolist()
@@ -344,6 +384,7 @@ def run_probes(jobs: list[ProbeJob], workers: int = 2) -> list[ProbeResult]:
     if workers <= 1 or len(jobs) <= 1:
         return [_run_job(j) for j in jobs]
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
-                             initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker
+    ) as pool:
         return list(pool.map(_run_job, jobs))

@@ -54,8 +54,13 @@ def _instances(scorers: Sequence[str | Scorer]) -> list[Scorer]:
     return out
 
 
-def reference_texts(uri: str, text_column: str = "text", every: int = 10,
-                    max_bytes: int = 8 << 20, batch_size: int = 8192) -> pa.Array:
+def reference_texts(
+    uri: str,
+    text_column: str = "text",
+    every: int = 10,
+    max_bytes: int = 8 << 20,
+    batch_size: int = 8192,
+) -> pa.Array:
     """Every ``every``-th document (global row order), stopping after ``max_bytes``."""
     picked, size, row = [], 0, 0
     for batch in iter_batches(uri, columns=[text_column], batch_size=batch_size):
@@ -72,14 +77,22 @@ def reference_texts(uri: str, text_column: str = "text", every: int = 10,
 def _check_text(uri: str, batch: pa.RecordBatch, text_column: str) -> pa.Array:
     text = batch.column(1)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        raise CorpusError(f"{uri}: text column {text_column!r} has type {text.type}, "
-                          "expected strings")
+        raise CorpusError(
+            f"{uri}: text column {text_column!r} has type {text.type}, expected strings"
+        )
     return text
 
 
-def score_corpus(uri: str, scorer_names: Sequence[str | Scorer], text_column: str = "text",
-                 id_column: str = "id", batch_size: int = 8192, progress: bool = True,
-                 reference_every: int = 10, reference_bytes: int = 8 << 20) -> pa.Table:
+def score_corpus(
+    uri: str,
+    scorer_names: Sequence[str | Scorer],
+    text_column: str = "text",
+    id_column: str = "id",
+    batch_size: int = 8192,
+    progress: bool = True,
+    reference_every: int = 10,
+    reference_bytes: int = 8 << 20,
+) -> pa.Table:
     """Score every document: a table with ``id`` and one float64 column per scorer."""
     from tqdm.auto import tqdm
 
@@ -96,6 +109,7 @@ def score_corpus(uri: str, scorer_names: Sequence[str | Scorer], text_column: st
             for s in scorers:
                 columns[s.name].append(np.asarray(s.score(text), np.float64))
             bar.update(batch.num_rows)
-    arrays = {name: np.concatenate(parts) if parts else np.zeros(0)
-              for name, parts in columns.items()}
+    arrays = {
+        name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in columns.items()
+    }
     return pa.table({"id": ids, **arrays})

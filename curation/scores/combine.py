@@ -34,31 +34,46 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     values = column.cast(pa.float64()).to_numpy()
     bad = ~np.isfinite(values)
     if bad.any():
-        ids = table.column("id").take(np.flatnonzero(bad)[:10]).to_pylist() \
-            if "id" in table.column_names else []
-        raise ScoreError("non_finite", f"{int(bad.sum())} value(s) are NaN, infinite or null",
-                         column=name, ids=ids)
+        ids = (
+            table.column("id").take(np.flatnonzero(bad)[:10]).to_pylist()
+            if "id" in table.column_names
+            else []
+        )
+        raise ScoreError(
+            "non_finite",
+            f"{int(bad.sum())} value(s) are NaN, infinite or null",
+            column=name,
+            ids=ids,
+        )
     return values
 
 
-def _check_recipe(columns: list[str], weights: list[float], directions: list[int],
-                  normalize: str) -> None:
+def _check_recipe(
+    columns: list[str], weights: list[float], directions: list[int], normalize: str
+) -> None:
     if not columns:
         raise ScoreError("no_score_columns", "name at least one column to combine")
     if normalize not in NORMALIZERS:
         raise ScoreError("bad_recipe", f"normalize must be one of {NORMALIZERS}, got {normalize!r}")
     if len(weights) != len(columns) or len(directions) != len(columns):
-        raise ScoreError("bad_recipe", f"{len(columns)} columns need as many weights and "
-                         f"directions, got {len(weights)} and {len(directions)}")
+        raise ScoreError(
+            "bad_recipe",
+            f"{len(columns)} columns need as many weights and "
+            f"directions, got {len(weights)} and {len(directions)}",
+        )
     if any(d not in (1, -1) for d in directions):
         raise ScoreError("bad_recipe", f"directions must be 1 or -1, got {directions}")
     if not all(np.isfinite(weights)) or not any(weights):
         raise ScoreError("bad_recipe", f"weights must be finite and not all zero: {weights}")
 
 
-def combine_scores(table: pa.Table, columns: list[str], weights: list[float] | None = None,
-                   directions: list[int] | None = None,
-                   normalize: str = "rank") -> tuple[np.ndarray, dict]:
+def combine_scores(
+    table: pa.Table,
+    columns: list[str],
+    weights: list[float] | None = None,
+    directions: list[int] | None = None,
+    normalize: str = "rank",
+) -> tuple[np.ndarray, dict]:
     """Weighted sum of normalised, direction-adjusted columns, in table row order.
 
     ``direction=-1`` flips a column (e.g. a quality score where higher means easier).
@@ -72,7 +87,11 @@ def combine_scores(table: pa.Table, columns: list[str], weights: list[float] | N
     total = np.zeros(table.num_rows, dtype=np.float64)
     for name, weight, direction in zip(columns, weights, directions, strict=True):
         total += weight * direction * scale(_column(table, name))
-    recipe = {"columns": list(columns), "weights": weights, "directions": directions,
-              "normalize": normalize,
-              "formula": "sum_i weight_i * direction_i * normalize(column_i)"}
+    recipe = {
+        "columns": list(columns),
+        "weights": weights,
+        "directions": directions,
+        "normalize": normalize,
+        "formula": "sum_i weight_i * direction_i * normalize(column_i)",
+    }
     return total, recipe

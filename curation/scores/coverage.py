@@ -31,26 +31,31 @@ def _matching_ids(corpus_ids: pa.Array, table: pa.Table) -> tuple[pa.Array, pa.A
     if table.num_rows == 0:
         raise ScoreError("empty_table", "the score table has no rows")
     if "id" not in table.column_names:
-        raise ScoreError("missing_id_column", f"columns present: {table.column_names}",
-                         column="id")
+        raise ScoreError("missing_id_column", f"columns present: {table.column_names}", column="id")
     corpus_ids = _as_array(corpus_ids)
     score_ids = _as_array(table.column("id"))
     kinds = (_id_kind(corpus_ids), _id_kind(score_ids))
     if None in kinds or kinds[0] != kinds[1]:
-        raise ScoreError("wrong_type", f"corpus ids are {corpus_ids.type} but score ids are "
-                         f"{score_ids.type}; both must be strings or both integers", column="id")
+        raise ScoreError(
+            "wrong_type",
+            f"corpus ids are {corpus_ids.type} but score ids are "
+            f"{score_ids.type}; both must be strings or both integers",
+            column="id",
+        )
     common = pa.int64() if kinds[0] == "int" else pa.string()
     return corpus_ids.cast(common), score_ids.cast(common)
 
 
 def _score_values(table: pa.Table, column: str) -> pa.Array:
     if column not in table.column_names:
-        raise ScoreError("missing_column", f"columns present: {table.column_names}",
-                         column=column)
+        raise ScoreError("missing_column", f"columns present: {table.column_names}", column=column)
     values = _as_array(table.column(column))
     if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
-        raise ScoreError("wrong_type", f"scores must be numeric, got {values.type}; "
-                         "use import_scores to parse strings", column=column)
+        raise ScoreError(
+            "wrong_type",
+            f"scores must be numeric, got {values.type}; use import_scores to parse strings",
+            column=column,
+        )
     return values.cast(pa.float64())
 
 
@@ -60,23 +65,36 @@ def align_scores(corpus_ids: pa.Array, table: pa.Table, column: str) -> np.ndarr
     values = _score_values(table, column)
     dupes = duplicate_values(score_ids)
     if dupes:
-        raise ScoreError("duplicate_ids", "ids appear more than once in the score table",
-                         column="id", ids=dupes)
+        raise ScoreError(
+            "duplicate_ids", "ids appear more than once in the score table", column="id", ids=dupes
+        )
     unknown = score_ids.filter(pc.invert(pc.is_in(score_ids, value_set=corpus_ids)))
     if len(unknown):
-        raise ScoreError("unknown_ids", f"{len(unknown)} score row(s) name ids not in the "
-                         "corpus", column="id", ids=unknown[:MAX_IDS].to_pylist())
+        raise ScoreError(
+            "unknown_ids",
+            f"{len(unknown)} score row(s) name ids not in the corpus",
+            column="id",
+            ids=unknown[:MAX_IDS].to_pylist(),
+        )
     positions = pc.index_in(corpus_ids, value_set=score_ids)
     if positions.null_count:
         missing = corpus_ids.filter(positions.is_null())
-        raise ScoreError("missing_scores", f"{len(missing)} corpus id(s) have no score",
-                         column=column, ids=missing[:MAX_IDS].to_pylist())
+        raise ScoreError(
+            "missing_scores",
+            f"{len(missing)} corpus id(s) have no score",
+            column=column,
+            ids=missing[:MAX_IDS].to_pylist(),
+        )
     aligned = values.take(positions).to_numpy(zero_copy_only=False)
     bad = ~np.isfinite(aligned)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ScoreError("non_finite", f"{rows.size} score(s) are NaN, infinite or null",
-                         column=column, ids=corpus_ids.take(rows[:MAX_IDS]).to_pylist())
+        raise ScoreError(
+            "non_finite",
+            f"{rows.size} score(s) are NaN, infinite or null",
+            column=column,
+            ids=corpus_ids.take(rows[:MAX_IDS]).to_pylist(),
+        )
     return aligned.astype(np.float64, copy=False)
 
 
@@ -110,5 +128,6 @@ def coverage_report(corpus_ids: pa.Array, table: pa.Table, columns: list[str]) -
         except (ScoreError, pa.ArrowException) as exc:
             report["columns"][name] = {"error": str(exc)}
     report["ok"] = not (report["duplicates"] or report["unknown"] or report["missing"]) and all(
-        "error" not in s and s["non_finite"] == 0 for s in report["columns"].values())
+        "error" not in s and s["non_finite"] == 0 for s in report["columns"].values()
+    )
     return report

@@ -10,8 +10,9 @@ class ScoreError(ValueError):
     column at fault (or None) and ``ids`` up to 10 offending ids.
     """
 
-    def __init__(self, problem: str, message: str, column: str | None = None,
-                 ids: list | None = None):
+    def __init__(
+        self, problem: str, message: str, column: str | None = None, ids: list | None = None
+    ):
         self.problem = problem
         self.column = column
         self.ids = list(ids or [])[:MAX_IDS]

@@ -51,16 +51,21 @@ def id_array(values: pa.ChunkedArray | pa.Array, column: str) -> pa.ChunkedArray
         return values.cast(pa.int64())
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         return values.cast(pa.string())
-    raise ScoreError("wrong_type", f"ids must be strings or integers, got {values.type}",
-                     column=column)
+    raise ScoreError(
+        "wrong_type", f"ids must be strings or integers, got {values.type}", column=column
+    )
 
 
 def parse_scores(values: pa.ChunkedArray, ids: pa.ChunkedArray, column: str) -> pa.ChunkedArray:
     """A score column as float64; strings are parsed, unparsable ones are reported by id."""
     kind = values.type
     if pa.types.is_boolean(kind) or not (
-        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
-        or pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_null(kind)
     ):
         raise ScoreError("wrong_type", f"scores must be numbers, got {kind}", column=column)
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -73,28 +78,40 @@ def parse_scores(values: pa.ChunkedArray, ids: pa.ChunkedArray, column: str) -> 
         bad = pc.and_kleene(pc.invert(valid), pc.is_valid(trimmed))
         bad_ids = ids.filter(bad)[:MAX_IDS].to_pylist()
         examples = trimmed.filter(bad)[:3].to_pylist()
-        raise ScoreError("unparsable", f"{pc.sum(bad).as_py() or 'some'} value(s) are not "
-                         f"numbers, e.g. {examples!r}", column=column, ids=bad_ids) from None
+        raise ScoreError(
+            "unparsable",
+            f"{pc.sum(bad).as_py() or 'some'} value(s) are not numbers, e.g. {examples!r}",
+            column=column,
+            ids=bad_ids,
+        ) from None
 
 
-def import_scores(uri: str, id_column: str = "id",
-                  score_columns: list[str] | None = None) -> pa.Table:
+def import_scores(
+    uri: str, id_column: str = "id", score_columns: list[str] | None = None
+) -> pa.Table:
     """Read a score table: output has an ``id`` column and float64 score columns."""
     raw = _read_table(uri)
     if id_column not in raw.column_names:
-        raise ScoreError("missing_id_column", f"{uri} has no id column; columns present: "
-                         f"{raw.column_names}", column=id_column)
+        raise ScoreError(
+            "missing_id_column",
+            f"{uri} has no id column; columns present: {raw.column_names}",
+            column=id_column,
+        )
     names = score_columns or [c for c in raw.column_names if c != id_column]
     missing = [c for c in names if c not in raw.column_names]
     if missing:
-        raise ScoreError("missing_column", f"{uri} lacks score column(s) {missing}; columns "
-                         f"present: {raw.column_names}", column=missing[0])
+        raise ScoreError(
+            "missing_column",
+            f"{uri} lacks score column(s) {missing}; columns present: {raw.column_names}",
+            column=missing[0],
+        )
     if not names:
         raise ScoreError("no_score_columns", f"{uri} has only the id column")
     ids = id_array(raw.column(id_column), id_column)
     if ids.null_count:
         rows = pc.indices_nonzero(ids.is_null())[:MAX_IDS].to_pylist()
-        raise ScoreError("null_ids", f"{ids.null_count} row(s) without an id, at rows {rows}",
-                         column=id_column)
+        raise ScoreError(
+            "null_ids", f"{ids.null_count} row(s) without an id, at rows {rows}", column=id_column
+        )
     columns = [parse_scores(raw.column(c), ids, c) for c in names]
     return pa.table([ids, *columns], names=["id", *names])

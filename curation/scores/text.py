@@ -26,12 +26,13 @@ def as_text_array(texts: TextBatch) -> pa.Array:
 def utf8_buffers(texts: TextBatch) -> tuple[np.ndarray, np.ndarray]:
     """(offsets starting at 0, n + 1 int64; bytes as uint8) of the concatenated documents."""
     array = as_text_array(texts)
-    offsets = np.frombuffer(array.buffers()[1], np.int64)[array.offset: array.offset + len(array)
-                                                           + 1]
+    offsets = np.frombuffer(array.buffers()[1], np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
     data_buffer = array.buffers()[2]
     if len(array) == 0 or data_buffer is None:
         return np.zeros(len(array) + 1, np.int64), np.zeros(0, np.uint8)
-    data = np.frombuffer(data_buffer, np.uint8)[offsets[0]: offsets[-1]]
+    data = np.frombuffer(data_buffer, np.uint8)[offsets[0] : offsets[-1]]
     return offsets - offsets[0], data
 
 

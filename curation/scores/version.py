@@ -18,7 +18,8 @@ def _column_bytes(values: pa.Array) -> list:
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         filled = values.fill_null("").cast(pa.large_string())
         offsets = np.frombuffer(filled.buffers()[1], np.int64)[
-            filled.offset: filled.offset + len(filled) + 1]
+            filled.offset : filled.offset + len(filled) + 1
+        ]
         parts.append(np.diff(offsets).tobytes())
         data = filled.buffers()[2]
         start, end = (int(offsets[0]), int(offsets[-1])) if len(filled) else (0, 0)

@@ -22,7 +22,11 @@ def test_directory_of_mixed_formats_reads_in_name_order(tmp_path):
     (tmp_path / "d.csv").write_text("id,text\nd0,hello\n")
     (tmp_path / "notes.txt").write_text("ignored")
     assert [loc.path.rsplit("/", 1)[1] for loc in list_corpus_files(str(tmp_path))] == [
-        "a.parquet", "b.jsonl", "c.jsonl.gz", "d.csv"]
+        "a.parquet",
+        "b.jsonl",
+        "c.jsonl.gz",
+        "d.csv",
+    ]
     assert read_ids(str(tmp_path)).to_pylist() == ["a0", "a1", "b0", "b1", "b2", "c0", "c1", "d0"]
 
 
@@ -35,8 +39,10 @@ def test_batches_are_bounded_and_keep_row_order(tmp_path):
 
 
 def test_int_ids_are_int64(tmp_path):
-    pq.write_table(pa.table({"id": pa.array([3, 1, 2], pa.int32()), "text": list("abc")}),
-                   tmp_path / "c.parquet")
+    pq.write_table(
+        pa.table({"id": pa.array([3, 1, 2], pa.int32()), "text": list("abc")}),
+        tmp_path / "c.parquet",
+    )
     ids = read_ids(str(tmp_path / "c.parquet"))
     assert ids.type == pa.int64() and ids.to_pylist() == [3, 1, 2]
 
@@ -74,8 +80,10 @@ def test_null_ids_name_the_rows(tmp_path):
 
 
 def test_empty_corpus(tmp_path):
-    pq.write_table(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}),
-                   tmp_path / "c.parquet")
+    pq.write_table(
+        pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}),
+        tmp_path / "c.parquet",
+    )
     with pytest.raises(CorpusError, match="empty"):
         read_ids(str(tmp_path / "c.parquet"))
 

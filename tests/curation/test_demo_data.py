@@ -12,8 +12,10 @@ from curation.demo_data import (
     wiki_documents,
 )
 
-PROSE = ("Anarchism is a political philosophy that advocates self-governed societies based on "
-         "voluntary institutions, often described as stateless societies. ")
+PROSE = (
+    "Anarchism is a political philosophy that advocates self-governed societies based on "
+    "voluntary institutions, often described as stateless societies. "
+)
 
 WIKITEXT = f"""{{{{Infobox |name={{{{nested|x}}}} }}}}'''Anarchism''' is a
 [[political philosophy]] that advocates [[self-governance|self-governed]] societies.
@@ -41,8 +43,10 @@ XML = f"""<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">
 
 
 def test_markup_is_stripped():
-    text = strip_wiki_markup("{{a|{{b}}}}'''Bold''' [[x|shown]] and [[plain]].<ref>r</ref>"
-                             "[[File:F.png|thumb|cap [[y]]]] [http://e.com label]\n== Head ==")
+    text = strip_wiki_markup(
+        "{{a|{{b}}}}'''Bold''' [[x|shown]] and [[plain]].<ref>r</ref>"
+        "[[File:F.png|thumb|cap [[y]]]] [http://e.com label]\n== Head =="
+    )
     assert text == "Bold shown and plain. label\nHead"
 
 

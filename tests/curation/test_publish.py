@@ -66,12 +66,20 @@ def shards(tmp_path) -> list[str]:
 def test_publish_layout_and_manifest(tmp_path, shards):
     root = str(tmp_path / "root")
     pv = publish.publish_version(
-        root, "web", shards, LINEAGE, metrics={"cycles": 2},
+        root,
+        "web",
+        shards,
+        LINEAGE,
+        metrics={"cycles": 2},
         checks={"perm": {"passed": True, "blocking": True, "description": "permutation"}},
     )
     files = sorted(os.listdir(pv.uri))
-    assert files == ["manifest.json", "part-00000.parquet", "part-00001.parquet",
-                     "part-00002.parquet"]
+    assert files == [
+        "manifest.json",
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
     m = pv.manifest
     assert m["lineage"] == LINEAGE and m["num_rows"] == 50 and m["metrics"] == {"cycles": 2}
     assert [(s["row_start"], s["row_end"]) for s in m["shards"]] == [(0, 16), (16, 33), (33, 50)]
@@ -97,14 +105,18 @@ def test_new_inputs_new_version_latest_moves_old_stays(tmp_path, shards):
     root = str(tmp_path / "root")
     a = publish.publish_version(root, "web", shards, LINEAGE)
     b = publish.publish_version(root, "web", shards, {**LINEAGE, "seed": 7})
-    c = publish.publish_version(root, "web", write_shards(str(tmp_path / "in2"), 50, seed=1),
-                                LINEAGE)
+    c = publish.publish_version(
+        root, "web", write_shards(str(tmp_path / "in2"), 50, seed=1), LINEAGE
+    )
     assert len({a.version, b.version, c.version}) == 3
     assert publish.resolve_version(root, "web") == c.version
     assert publish.read_manifest(root, "web", a.version)["lineage"]["seed"] == 42
     assert publish.verify_version(root, "web", a.version) == []
-    assert {v.version for v in publish.list_versions(root, "web")} == {a.version, b.version,
-                                                                        c.version}
+    assert {v.version for v in publish.list_versions(root, "web")} == {
+        a.version,
+        b.version,
+        c.version,
+    }
 
 
 def test_failed_blocking_check_refuses_and_writes_nothing(tmp_path, shards):
@@ -156,8 +168,9 @@ def test_concurrent_publishers_yield_one_version(tmp_path, shards):
 
 def test_staging_leftovers_are_invisible_then_completed(tmp_path, shards):
     root = str(tmp_path / "root")
-    version = publish.version_id(LINEAGE, [publish.sha256_of(storage.resolve(s))[0]
-                                           for s in shards])
+    version = publish.version_id(
+        LINEAGE, [publish.sha256_of(storage.resolve(s))[0] for s in shards]
+    )
     staging = tmp_path / "root" / "web" / version
     staging.mkdir(parents=True)
     (staging / "part-00000.parquet").write_bytes(b"half a shard")  # crash mid-copy
@@ -212,8 +225,9 @@ def test_diff_reports_lineage_positions_and_scores(tmp_path, shards):
 def test_bad_inputs_are_named(tmp_path, shards):
     root = str(tmp_path / "root")
     with pytest.raises(PublishError, match="seed"):
-        publish.publish_version(root, "web", shards, {k: v for k, v in LINEAGE.items()
-                                                      if k != "seed"})
+        publish.publish_version(
+            root, "web", shards, {k: v for k, v in LINEAGE.items() if k != "seed"}
+        )
     with pytest.raises(PublishError, match="nope.parquet"):
         publish.publish_version(root, "web", shards + [str(tmp_path / "nope.parquet")], LINEAGE)
     no_text = str(tmp_path / "no_text.parquet")
@@ -231,8 +245,9 @@ def test_bad_inputs_are_named(tmp_path, shards):
     assert not os.path.exists(root)
 
 
-@pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "a\\b", ".hidden", "x\n", "a\x00b",
-                                 "-dash", "é", "x" * 129])
+@pytest.mark.parametrize(
+    "bad", ["", ".", "..", "a/b", "a\\b", ".hidden", "x\n", "a\x00b", "-dash", "é", "x" * 129]
+)
 def test_invalid_names_rejected(bad):
     with pytest.raises(InvalidName):
         validate_dataset_name(bad)

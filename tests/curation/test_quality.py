@@ -115,8 +115,9 @@ def test_coverage_nan_and_none_are_both_null_in_pandas3():
 
 
 def test_coverage_null_and_empty():
-    outcome = check_score_coverage(IDS[:2], np.array(["doc-0", "doc-1", None], dtype=object),
-                                   np.ones(3))
+    outcome = check_score_coverage(
+        IDS[:2], np.array(["doc-0", "doc-1", None], dtype=object), np.ones(3)
+    )
     assert "null ids in the score table" in failed(outcome)
     empty = check_score_coverage(np.array([], dtype=str), np.array([], dtype=str), np.array([]))
     assert failed(empty) == ["empty score table"]
@@ -143,8 +144,13 @@ def test_coverage_rejects_malformed_inputs():
 
 def test_ordering_passes_with_recomputation_and_metrics():
     perm = np.random.default_rng(1).permutation(50)
-    outcome = check_ordering(perm, 50, perm.copy(), {"cliffs": 0, "cycles": 3},
-                             {"cliffs": {"max": 0}, "cycles": {"min": 2, "max": 4}})
+    outcome = check_ordering(
+        perm,
+        50,
+        perm.copy(),
+        {"cliffs": 0, "cycles": 3},
+        {"cliffs": {"max": 0}, "cycles": {"min": 2, "max": 4}},
+    )
     assert outcome.passed, outcome.description
     assert outcome.metadata["guideline_metrics"] == {"cliffs": 0.0, "cycles": 3.0}
 
@@ -183,9 +189,12 @@ def test_ordering_differs_from_recomputation():
 
 
 def test_ordering_metrics_outside_shape_or_missing():
-    outcome = check_ordering(np.arange(5), 5, metrics={"cliffs": 2, "bad": "x"},
-                             expected_shape={"cliffs": {"max": 0}, "bad": {"min": 0},
-                                             "absent": {"min": 0}})
+    outcome = check_ordering(
+        np.arange(5),
+        5,
+        metrics={"cliffs": 2, "bad": "x"},
+        expected_shape={"cliffs": {"max": 0}, "bad": {"min": 0}, "absent": {"min": 0}},
+    )
     assert set(failed(outcome)) == {
         "guideline metric 'cliffs' outside {'max': 0}",
         "guideline metric 'bad' not a number",
@@ -210,8 +219,7 @@ def test_ordering_property_random_permutations_pass(perm):
 
 
 @settings(max_examples=15, deadline=None)
-@given(permutations(), st.sampled_from(["duplicate", "out_of_range", "drop", "swap"]),
-       st.data())
+@given(permutations(), st.sampled_from(["duplicate", "out_of_range", "drop", "swap"]), st.data())
 def test_ordering_property_corruptions_fail(perm, corruption, data):
     n = len(perm)
     bad = perm.copy()
@@ -326,12 +334,14 @@ def test_ordering_check_on_real_orderings_and_metrics():
     params = {"folding_layer": 3}
     saw = order(scores, "saw", **params)
     shape = expected_shape("saw", params)
-    outcome = check_ordering(saw, len(scores), order(scores, "saw", **params),
-                             guideline_metrics(scores, saw), shape)
+    outcome = check_ordering(
+        saw, len(scores), order(scores, "saw", **params), guideline_metrics(scores, saw), shape
+    )
     assert outcome.passed, outcome.description
 
     backwards = order(scores, "sorted", ascending=False)
-    outcome = check_ordering(backwards, len(scores), saw, guideline_metrics(scores, backwards),
-                             shape)
+    outcome = check_ordering(
+        backwards, len(scores), saw, guideline_metrics(scores, backwards), shape
+    )
     assert "positions differ from a recomputation" in failed(outcome)
     assert any(label.startswith("guideline metric 'boundary_last_q'") for label in failed(outcome))

@@ -62,8 +62,9 @@ def test_sample_mode_keeps_order(published, world_size, workers):
     per_rank = []
     for rank in range(world_size):
         ds = OrderedDataset(uri, rank=rank, world_size=world_size)
-        per_rank.append([[s["position"]] for s in DataLoader(ds, batch_size=None,
-                                                              num_workers=workers)])
+        per_rank.append(
+            [[s["position"]] for s in DataLoader(ds, batch_size=None, num_workers=workers)]
+        )
     tail = N % world_size  # a sample cannot be empty: ranks past the tail get one fewer
     assert [len(r) for r in per_rank] == [N // world_size + (r < tail) for r in range(world_size)]
     padded = [r + [[]] * (len(per_rank[0]) - len(r)) for r in per_rank]
@@ -102,8 +103,10 @@ def test_tail_smaller_than_world_gives_empty_batches(published):
 
 def consume(uri, world_size, batch, stop):
     """Run ``world_size`` in-process ranks for ``stop`` steps; (positions seen, state)."""
-    ds = [OrderedDataset(uri, rank=r, world_size=world_size, batch_size=batch)
-          for r in range(world_size)]
+    ds = [
+        OrderedDataset(uri, rank=r, world_size=world_size, batch_size=batch)
+        for r in range(world_size)
+    ]
     seen, iters = [], [iter(d) for d in ds]
     for _ in range(stop):
         seen += [p for it in iters for p in next(it)["position"].tolist()]
@@ -120,8 +123,9 @@ def consume(uri, world_size, batch, stop):
     world_after=st.sampled_from([1, 2, 4]),
     batch_after=st.integers(1, 9),
 )
-def test_resume_after_arbitrary_step(published, world_size, batch, stop_fraction,
-                                     world_after, batch_after):
+def test_resume_after_arbitrary_step(
+    published, world_size, batch, stop_fraction, world_after, batch_after
+):
     uri, _ = published
     steps = len(OrderedDataset(uri, world_size=world_size, batch_size=batch))
     seen, state = consume(uri, world_size, batch, int(stop_fraction * steps))
@@ -151,8 +155,9 @@ def test_loader_counts_steps_with_workers_and_resumes(published):
     assert state["samples_consumed"] == 35 == len(seen)
     again = OrderedDataset(uri, batch_size=3)
     again.load_state_dict(state)
-    assert seen + [p for b in again.loader(num_workers=1) for p in b["position"].tolist()] == \
-        list(range(N))
+    assert seen + [p for b in again.loader(num_workers=1) for p in b["position"].tolist()] == list(
+        range(N)
+    )
     assert ds.state_dict(steps_done=2)["samples_consumed"] == 10
 
 
@@ -213,17 +218,25 @@ def small_groups(tmp_path_factory) -> str:
 
 @pytest.mark.parametrize("batch_size", [15, 40])
 @pytest.mark.parametrize("workers", [0, 2])
-def test_rank_decodes_only_its_share_of_row_groups(small_groups, monkeypatch, batch_size,
-                                                   workers):
+def test_rank_decodes_only_its_share_of_row_groups(small_groups, monkeypatch, batch_size, workers):
     counter = DecodeCounter(monkeypatch)
     world_size, rows, group = 4, 960, 10
     for rank in range(world_size):
         counter.groups.value = counter.rows.value = 0
-        ds = OrderedDataset(small_groups, rank=rank, world_size=world_size,
-                            batch_size=batch_size, columns=["position"])
+        ds = OrderedDataset(
+            small_groups,
+            rank=rank,
+            world_size=world_size,
+            batch_size=batch_size,
+            columns=["position"],
+        )
         lo, hi = ds.rank_ranges(np.arange(ds.num_steps()))
-        dl = DataLoader(ds, batch_size=None, num_workers=workers,
-                        multiprocessing_context="fork" if workers else None)
+        dl = DataLoader(
+            ds,
+            batch_size=None,
+            num_workers=workers,
+            multiprocessing_context="fork" if workers else None,
+        )
         got = [p for b in dl for p in b["position"].tolist()]
         assert got == [p for a, b in zip(lo, hi, strict=True) for p in range(a, b)]
         share = -(-len(got) // group)  # groups holding exactly our rows, if aligned
@@ -269,8 +282,9 @@ def test_ranks_split_checksum_work(tmp_path, monkeypatch):
         OrderedDataset(str(tmp_path / "root" / "web"), rank=rank, world_size=4, verify=True)
         per_rank.append(len(hashed) - before)
     assert per_rank == [2, 2, 1, 1]
-    assert sorted(os.path.basename(u) for u in hashed) == [f"part-{i:05d}.parquet"
-                                                           for i in range(6)]
+    assert sorted(os.path.basename(u) for u in hashed) == [
+        f"part-{i:05d}.parquet" for i in range(6)
+    ]
 
 
 def test_version_pinning_and_version_dir_uri(published):
@@ -294,11 +308,16 @@ def test_hugging_face_recipe_keeps_order(published):
     datasets = pytest.importorskip("datasets")
     uri, version = published
     files = OrderedDataset(uri, version=version).shard_uris
-    hf = datasets.load_dataset("parquet", data_files={"train": files}, split="train",
-                               cache_dir=os.path.join(os.path.dirname(uri), "hf-cache"))
+    hf = datasets.load_dataset(
+        "parquet",
+        data_files={"train": files},
+        split="train",
+        cache_dir=os.path.join(os.path.dirname(uri), "hf-cache"),
+    )
     assert hf["position"] == list(range(N))
-    streamed = datasets.load_dataset("parquet", data_files={"train": files}, split="train",
-                                     streaming=True)
+    streamed = datasets.load_dataset(
+        "parquet", data_files={"train": files}, split="train", streaming=True
+    )
     assert [r["position"] for r in streamed] == list(range(N))
 
 

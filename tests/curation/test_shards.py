@@ -67,7 +67,12 @@ def test_round_trip_random_permutations(corpus, tmp_path_factory, seed, rows_per
     rows = np.random.default_rng(seed).permutation(table.num_rows)
     out = tmp_path_factory.mktemp("out")
     infos = write_ordered_shards(
-        path, rows, out, rows_per_shard=rows_per_shard, strategy=strategy, progress=False,
+        path,
+        rows,
+        out,
+        rows_per_shard=rows_per_shard,
+        strategy=strategy,
+        progress=False,
         extra_columns={"score": rows.astype(np.float64) / 7},
     )
     got = read_out(out)
@@ -84,8 +89,9 @@ def test_round_trip_random_permutations(corpus, tmp_path_factory, seed, rows_per
 def test_tiny_memory_limit_takes_many_passes_same_bytes(corpus, tmp_path, strategy):
     path, table = corpus
     rows = np.random.default_rng(1).permutation(table.num_rows)
-    kw = dict(rows_per_shard=50, row_group_rows=8, progress=False, strategy=strategy,
-              baseline_bytes=0)  # the cap bounds the data alone: a reproducible pass count
+    kw = dict(
+        rows_per_shard=50, row_group_rows=8, progress=False, strategy=strategy, baseline_bytes=0
+    )  # the cap bounds the data alone: a reproducible pass count
     big = write_ordered_shards(path, rows, tmp_path / "big", memory_limit_bytes=1 << 30, **kw)
     with pytest.raises(MemoryCapError) as err:
         write_ordered_shards(path, rows, tmp_path / "tiny", memory_limit_bytes=64, **kw)
@@ -102,8 +108,9 @@ def test_cap_too_small_for_the_writer_is_refused_by_name(corpus, tmp_path):
     path, table = corpus
     rows = np.random.default_rng(3).permutation(table.num_rows)
     with pytest.raises(MemoryCapError) as err:
-        write_ordered_shards(path, rows, tmp_path / "o", rows_per_shard=30, progress=False,
-                             memory_limit_bytes=64)
+        write_ordered_shards(
+            path, rows, tmp_path / "o", rows_per_shard=30, progress=False, memory_limit_bytes=64
+        )
     assert isinstance(err.value, ValueError)
     assert "memory_limit_bytes=64 " in str(err.value)
     assert f"at least {err.value.minimum:,} bytes" in str(err.value)
@@ -142,8 +149,9 @@ def test_bytes_deterministic_and_equal_across_strategies(corpus, tmp_path):
     path, table = corpus
     rows = np.random.default_rng(2).permutation(table.num_rows)
     runs = [
-        write_ordered_shards(path, rows, tmp_path / f"o{i}", rows_per_shard=30, strategy=s,
-                             progress=False, workers=w)
+        write_ordered_shards(
+            path, rows, tmp_path / f"o{i}", rows_per_shard=30, strategy=s, progress=False, workers=w
+        )
         for i, (s, w) in enumerate([("gather", 1), ("gather", 2), ("bucket", 1), ("bucket", 2)])
     ]
     digests = {tuple(i.sha256 for i in run) for run in runs}
@@ -238,9 +246,12 @@ def test_s3_corpus_and_output(monkeypatch):
     server.start()
     try:
         host, port = server.get_host_and_port()
-        for name, value in [("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
-                            ("AWS_ENDPOINT_URL", f"http://{host}:{port}"),
-                            ("AWS_REGION", "us-east-1")]:
+        for name, value in [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_ENDPOINT_URL", f"http://{host}:{port}"),
+            ("AWS_REGION", "us-east-1"),
+        ]:
             monkeypatch.setenv(name, value)
         boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="shards")
         table = pa.table({"id": np.arange(60), "text": [f"t{i}" for i in range(60)]})
@@ -250,8 +261,13 @@ def test_s3_corpus_and_output(monkeypatch):
                 pq.write_table(table.slice(30 * i, 30), f, row_group_size=7)
         rows = np.random.default_rng(5).permutation(60)
         infos = write_ordered_shards(
-            "s3://shards/corpus", rows, "s3://shards/out", rows_per_shard=25, strategy="bucket",
-            spill_uri="s3://shards/spill", progress=False,
+            "s3://shards/corpus",
+            rows,
+            "s3://shards/out",
+            rows_per_shard=25,
+            strategy="bucket",
+            spill_uri="s3://shards/spill",
+            progress=False,
         )
         assert [i.path for i in infos][0] == "s3://shards/out/part-00000.parquet"
         out = resolve("s3://shards/out")
@@ -269,8 +285,14 @@ def test_damaged_corpus_file_is_named(tmp_path, strategy):
     data[4:200] = bytes(196)  # destroy the first data pages, keep the footer
     victim.write_bytes(bytes(data))
     with pytest.raises(CorpusFormatError, match="file-001.parquet"):
-        write_ordered_shards(tmp_path / "c", np.arange(table.num_rows)[::-1].copy(),
-                             tmp_path / "o", rows_per_shard=20, strategy=strategy, progress=False)
+        write_ordered_shards(
+            tmp_path / "c",
+            np.arange(table.num_rows)[::-1].copy(),
+            tmp_path / "o",
+            rows_per_shard=20,
+            strategy=strategy,
+            progress=False,
+        )
     victim.write_bytes(b"not parquet")
     with pytest.raises(CorpusFormatError, match="file-001.parquet"):
         corpus_layout(tmp_path / "c")

@@ -24,10 +24,12 @@ def test_instance_configs_validate(name, tmp_path):
 def test_k8s_run_launcher_config_is_valid(monkeypatch):
     from dagster._config import process_config
 
-    for name, value in [("DAGSTER_K8S_NAMESPACE", "curation"),
-                        ("DAGSTER_K8S_SERVICE_ACCOUNT", "curation-dagster"),
-                        ("DAGSTER_K8S_INSTANCE_CONFIG_MAP", "curation-dagster-instance"),
-                        ("DAGSTER_HOME", "/opt/dagster/dagster_home")]:
+    for name, value in [
+        ("DAGSTER_K8S_NAMESPACE", "curation"),
+        ("DAGSTER_K8S_SERVICE_ACCOUNT", "curation-dagster"),
+        ("DAGSTER_K8S_INSTANCE_CONFIG_MAP", "curation-dagster-instance"),
+        ("DAGSTER_HOME", "/opt/dagster/dagster_home"),
+    ]:
         monkeypatch.setenv(name, value)
     from dagster_k8s import K8sRunLauncher
 

@@ -34,8 +34,11 @@ def pg_instance(tmp_path, monkeypatch):
             "no PostgreSQL at $DAGSTER_PG_HOST:$DAGSTER_PG_PORT; "
             'run eval "$(scripts/start_postgres.sh)" first'
         )
-    for name, default in [("DAGSTER_PG_USER", "postgres"), ("DAGSTER_PG_PASSWORD", ""),
-                          ("DAGSTER_PG_DB", "dagster")]:
+    for name, default in [
+        ("DAGSTER_PG_USER", "postgres"),
+        ("DAGSTER_PG_PASSWORD", ""),
+        ("DAGSTER_PG_DB", "dagster"),
+    ]:
         monkeypatch.setenv(name, os.environ.get(name, default))
     from dagster import DagsterInstance
 
@@ -75,7 +78,9 @@ def test_postgres_instance_stores_runs_and_materializations(pg_instance, tmp_pat
     run_ids = []
     for method in ["sorted"]:  # each run costs ~10 s of step subprocess start-up
         with execute_job(
-            reconstructable(shards_job), instance=pg_instance, run_config=run_config,
+            reconstructable(shards_job),
+            instance=pg_instance,
+            run_config=run_config,
             tags={"dagster/partition": method},
         ) as result:
             assert result.success
@@ -96,10 +101,15 @@ def test_postgres_instance_stores_runs_and_materializations(pg_instance, tmp_pat
 
     import psycopg2
 
-    with psycopg2.connect(
-        host=os.environ["DAGSTER_PG_HOST"], port=os.environ["DAGSTER_PG_PORT"],
-        user=os.environ["DAGSTER_PG_USER"], dbname=os.environ["DAGSTER_PG_DB"],
-    ) as conn, conn.cursor() as cur:
+    with (
+        psycopg2.connect(
+            host=os.environ["DAGSTER_PG_HOST"],
+            port=os.environ["DAGSTER_PG_PORT"],
+            user=os.environ["DAGSTER_PG_USER"],
+            dbname=os.environ["DAGSTER_PG_DB"],
+        ) as conn,
+        conn.cursor() as cur,
+    ):
         cur.execute(
             "SELECT count(*) FROM event_logs WHERE run_id = ANY(%s) "
             "AND dagster_event_type = 'ASSET_MATERIALIZATION'",

@@ -31,8 +31,10 @@ def corpus_table(n: int, seed: int = 0, doc_bytes: int = 200) -> pa.Table:
     lengths = rng.integers(doc_bytes // 12, doc_bytes // 4, size=n)
     picks = rng.integers(0, len(words), size=int(lengths.sum()))
     ends = np.cumsum(lengths)
-    texts = [" ".join(words[picks[e - k: e]]) for e, k in zip(ends.tolist(), lengths.tolist(),
-                                                               strict=True)]
+    texts = [
+        " ".join(words[picks[e - k : e]])
+        for e, k in zip(ends.tolist(), lengths.tolist(), strict=True)
+    ]
     return pa.table({"id": [f"doc-{i:06d}" for i in range(n)], "text": texts})
 
 
@@ -65,9 +67,17 @@ def write_scores(path: Path, ids: list, seed: int = 0) -> str:
 # ---------------------------------------------------------------- the library pipeline
 
 
-def run_library_pipeline(corpus: str, scores: str, work: str, root: str, dataset: str,
-                         method: str = "str", seed: int = 0, rows_per_shard: int = 500,
-                         say=lambda phase: None) -> str:
+def run_library_pipeline(
+    corpus: str,
+    scores: str,
+    work: str,
+    root: str,
+    dataset: str,
+    method: str = "str",
+    seed: int = 0,
+    rows_per_shard: int = 500,
+    say=lambda phase: None,
+) -> str:
     """ids -> scores -> ordering -> shards -> published version; returns the version id."""
     import curation
     from curation.corpus import corpus_version, read_ids
@@ -86,24 +96,66 @@ def run_library_pipeline(corpus: str, scores: str, work: str, root: str, dataset
     metrics = guideline_metrics(values, rows, 16, params.get("ascending", True))
     metrics.pop("curve", None)
     say("shards")
-    shards = write_ordered_shards(corpus, np.asarray(rows), work, rows_per_shard=rows_per_shard,
-                                  extra_columns={"score": values[rows]}, progress=False)
+    shards = write_ordered_shards(
+        corpus,
+        np.asarray(rows),
+        work,
+        rows_per_shard=rows_per_shard,
+        extra_columns={"score": values[rows]},
+        progress=False,
+    )
     say("publish")
-    lineage = {"corpus_version": corpus_version(corpus), "score_version": score_version(table),
-               "method": method, "params": params, "seed": seed,
-               "code_version": curation.__version__}
-    published = publish_version(root, dataset, [s.path for s in shards], lineage,
-                                metrics=metrics, checks={"coverage": {"passed": True}})
+    lineage = {
+        "corpus_version": corpus_version(corpus),
+        "score_version": score_version(table),
+        "method": method,
+        "params": params,
+        "seed": seed,
+        "code_version": curation.__version__,
+    }
+    published = publish_version(
+        root,
+        dataset,
+        [s.path for s in shards],
+        lineage,
+        metrics=metrics,
+        checks={"coverage": {"passed": True}},
+    )
     say("done")
     return published.version
 
 
-def job_command(corpus: str, scores: str, work: str, root: str, dataset: str,
-                method: str = "str", seed: int = 0, rows_per_shard: int = 500) -> list[str]:
+def job_command(
+    corpus: str,
+    scores: str,
+    work: str,
+    root: str,
+    dataset: str,
+    method: str = "str",
+    seed: int = 0,
+    rows_per_shard: int = 500,
+) -> list[str]:
     """The argv that runs :func:`run_library_pipeline` in a fresh interpreter."""
-    return [sys.executable, str(JOB), "--corpus", corpus, "--scores", scores, "--work", work,
-            "--root", root, "--dataset", dataset, "--method", method, "--seed", str(seed),
-            "--rows-per-shard", str(rows_per_shard)]
+    return [
+        sys.executable,
+        str(JOB),
+        "--corpus",
+        corpus,
+        "--scores",
+        scores,
+        "--work",
+        work,
+        "--root",
+        root,
+        "--dataset",
+        dataset,
+        "--method",
+        method,
+        "--seed",
+        str(seed),
+        "--rows-per-shard",
+        str(rows_per_shard),
+    ]
 
 
 def job_env(**overrides: str) -> dict:
@@ -115,11 +167,13 @@ def job_env(**overrides: str) -> dict:
     return env
 
 
-def run_job(argv: list[str], env: dict | None = None, cwd: str | None = None,
-            timeout: float = 120) -> str:
+def run_job(
+    argv: list[str], env: dict | None = None, cwd: str | None = None, timeout: float = 120
+) -> str:
     """Run a job to completion; return the version id it printed (raise with its stderr)."""
-    proc = subprocess.run(argv, env=env or job_env(), cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        argv, env=env or job_env(), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
         raise AssertionError(f"job failed ({proc.returncode}): {proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])["version"]
@@ -136,8 +190,10 @@ def visible_state_problems(root: str) -> list[str]:
     problems = []
     for dataset in publish.list_datasets(root):
         for v in publish.list_versions(root, dataset):
-            problems += [f"{dataset}/{v.version}: {p}"
-                         for p in publish.verify_version(root, dataset, v.version)]
+            problems += [
+                f"{dataset}/{v.version}: {p}"
+                for p in publish.verify_version(root, dataset, v.version)
+            ]
     for pointer in Path(root).glob("*/latest.json"):
         dataset = pointer.parent.name
         try:
@@ -151,8 +207,13 @@ def visible_state_problems(root: str) -> list[str]:
 def cli_verify(root: str, dataset: str, version: str = "latest") -> subprocess.CompletedProcess:
     """``curation datasets verify`` through the installed console script."""
     script = Path(sys.executable).with_name("curation")
-    return subprocess.run([str(script), "datasets", "verify", "--root", root, dataset, version],
-                          capture_output=True, text=True, env=job_env(), timeout=120)
+    return subprocess.run(
+        [str(script), "datasets", "verify", "--root", root, dataset, version],
+        capture_output=True,
+        text=True,
+        env=job_env(),
+        timeout=120,
+    )
 
 
 # ---------------------------------------------------------------- secrets
@@ -161,14 +222,19 @@ def cli_verify(root: str, dataset: str, version: str = "latest") -> subprocess.C
 SECRET_PATTERNS = {
     "aws_access_key_id": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
     "aws_secret_access_key": re.compile(
-        r"(?i)aws_?secret_?access_?key['\"]?\s*[:=]\s*['\"]?(?![$<{])[A-Za-z0-9/+]{20,}"),
-    "private_key": re.compile(r"-----BEGIN (RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY"
-                              r"( BLOCK)?-----"),
+        r"(?i)aws_?secret_?access_?key['\"]?\s*[:=]\s*['\"]?(?![$<{])[A-Za-z0-9/+]{20,}"
+    ),
+    "private_key": re.compile(
+        r"-----BEGIN (RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY"
+        r"( BLOCK)?-----"
+    ),
     "password_in_url": re.compile(
-        r"\b[a-z][a-z0-9+.-]*://[^\s/:@'\"]+:(?![$<{*])([^\s@/'\"]{3,})@[^\s/'\"]+"),
+        r"\b[a-z][a-z0-9+.-]*://[^\s/:@'\"]+:(?![$<{*])([^\s@/'\"]{3,})@[^\s/'\"]+"
+    ),
     "config_password": re.compile(
         r"(?im)^[ \t\"']*[\w.-]*passw(or)?d[\"']?[ \t]*[:=][ \t]*[\"']?"
-        r"(?![$<{%]|env\b|true\b|false\b|null\b|none\b)[^\s\"'#(),]{4,}(?=[\s\"',]|$)"),
+        r"(?![$<{%]|env\b|true\b|false\b|null\b|none\b)[^\s\"'#(),]{4,}(?=[\s\"',]|$)"
+    ),
 }
 
 

@@ -29,8 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="str")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows-per-shard", type=int, default=500)
-    parser.add_argument("--publish-barrier", default=None,
-                        help="before publishing, touch BARRIER.<pid>.ready and wait for BARRIER")
+    parser.add_argument(
+        "--publish-barrier",
+        default=None,
+        help="before publishing, touch BARRIER.<pid>.ready and wait for BARRIER",
+    )
     args = parser.parse_args(argv)
 
     from tests.reliability.helpers import run_library_pipeline
@@ -40,9 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         if phase == "publish" and args.publish_barrier:
             wait_at_barrier(Path(args.publish_barrier))
 
-    version = run_library_pipeline(args.corpus, args.scores, args.work, args.root, args.dataset,
-                                   method=args.method, seed=args.seed,
-                                   rows_per_shard=args.rows_per_shard, say=say)
+    version = run_library_pipeline(
+        args.corpus,
+        args.scores,
+        args.work,
+        args.root,
+        args.dataset,
+        method=args.method,
+        seed=args.seed,
+        rows_per_shard=args.rows_per_shard,
+        say=say,
+    )
     print(json.dumps({"version": version}), flush=True)
     return 0
 

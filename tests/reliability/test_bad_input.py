@@ -25,8 +25,14 @@ from curation.shards import ShardError, write_ordered_shards
 from tests.reliability.helpers import corpus_table, run_library_pipeline, score_table
 
 MAX_NAMED = 10
-LINEAGE = {"corpus_version": "c", "score_version": "s", "method": "sorted", "params": {},
-           "seed": 0, "code_version": "test"}
+LINEAGE = {
+    "corpus_version": "c",
+    "score_version": "s",
+    "method": "sorted",
+    "params": {},
+    "seed": 0,
+    "code_version": "test",
+}
 
 
 def listed_ids(message: str, prefix: str = "doc-") -> list[str]:
@@ -61,8 +67,9 @@ def corpus(tmp_path) -> tuple[str, pa.Table]:
     return write_parquet(tmp_path / "corpus.parquet", table), table
 
 
-def pipeline_publishes_nothing(tmp_path, corpus_uri: str, scores_uri: str,
-                               error: type = ValueError) -> str:
+def pipeline_publishes_nothing(
+    tmp_path, corpus_uri: str, scores_uri: str, error: type = ValueError
+) -> str:
     """Run the library pipeline on bad input: it must fail before anything is published."""
     root = tmp_path / "published"
     with pytest.raises(error) as err:
@@ -99,8 +106,9 @@ def test_corpus_extra_columns_are_carried_into_shards(tmp_path):
     table = corpus_table(30).append_column("lang", pa.array(["en", "de", "fr"] * 10))
     uri = write_parquet(tmp_path / "c.parquet", table)
     rows = np.arange(30)[::-1].copy()
-    shards = write_ordered_shards(uri, rows, str(tmp_path / "out"), rows_per_shard=12,
-                                  progress=False)
+    shards = write_ordered_shards(
+        uri, rows, str(tmp_path / "out"), rows_per_shard=12, progress=False
+    )
     out = pa.concat_tables(pq.read_table(s.path) for s in shards)
     assert out.column("lang").to_pylist() == table.column("lang").take(rows).to_pylist()
 
@@ -184,7 +192,7 @@ def test_corpus_ids_without_scores(tmp_path, corpus):
     with pytest.raises(ScoreError) as err:
         align_scores(read_ids(uri), import_scores(path), "quality")
     assert err.value.problem == "missing_scores" and "35 corpus id(s)" in str(err.value)
-    assert err.value.ids == ids[5:5 + MAX_NAMED]
+    assert err.value.ids == ids[5 : 5 + MAX_NAMED]
     assert "missing_scores" in pipeline_publishes_nothing(tmp_path, uri, path, ScoreError)
 
 
@@ -205,8 +213,9 @@ def test_non_finite_scores_name_the_ids(tmp_path, corpus, bad):
     values = np.random.default_rng(0).random(len(ids)).tolist()
     for i in (3, 17):
         values[i] = bad
-    path = write_parquet(tmp_path / "s.parquet",
-                         pa.table({"id": ids, "quality": pa.array(values, pa.float64())}))
+    path = write_parquet(
+        tmp_path / "s.parquet", pa.table({"id": ids, "quality": pa.array(values, pa.float64())})
+    )
     with pytest.raises(ScoreError) as err:
         align_scores(read_ids(uri), import_scores(path), "quality")
     assert err.value.problem == "non_finite" and err.value.ids == [ids[3], ids[17]]
@@ -231,8 +240,9 @@ def test_numbers_as_strings_are_accepted(tmp_path, corpus):
     _, table = corpus
     ids = table.column("id").to_pylist()
     path = tmp_path / "s.csv"
-    pacsv.write_csv(pa.table({"id": ids, "quality": [f" {i}.5e-1 " for i in range(len(ids))]}),
-                    path)
+    pacsv.write_csv(
+        pa.table({"id": ids, "quality": [f" {i}.5e-1 " for i in range(len(ids))]}), path
+    )
     assert import_scores(str(path)).column("quality")[2].as_py() == pytest.approx(0.25)
 
 
@@ -259,8 +269,9 @@ def test_empty_score_table(tmp_path, corpus):
     (tmp_path / "s.jsonl").write_bytes(b"")
     with pytest.raises(ScoreError, match="empty_table"):
         import_scores(str(tmp_path / "s.jsonl"))
-    assert "empty_table" in pipeline_publishes_nothing(tmp_path, uri, str(tmp_path / "s.jsonl"),
-                                                       ScoreError)
+    assert "empty_table" in pipeline_publishes_nothing(
+        tmp_path, uri, str(tmp_path / "s.jsonl"), ScoreError
+    )
 
 
 def test_single_document_goes_all_the_way(tmp_path):
@@ -268,8 +279,9 @@ def test_single_document_goes_all_the_way(tmp_path):
     scores = write_parquet(tmp_path / "s.parquet", score_table(["doc-000000"]))
     root = str(tmp_path / "root")
     for method in METHODS:
-        run_library_pipeline(uri, scores, str(tmp_path / "work" / method), root, method,
-                             method=method)
+        run_library_pipeline(
+            uri, scores, str(tmp_path / "work" / method), root, method, method=method
+        )
         assert publish.open_version(root, method).num_rows == 1
         assert publish.verify_version(root, method) == []
 
@@ -284,8 +296,9 @@ def test_all_scores_equal_every_method_gives_a_valid_order(n):
             assert np.array_equal(np.sort(rows), np.arange(n)), method
             assert np.array_equal(rows, np.asarray(order(values, method, seed=3))), method
         assert np.array_equal(np.asarray(order(values, "sorted")), np.arange(n))  # stable ties
-    combined, _ = combine_scores(pa.table({"id": list(range(n)), "a": values, "b": values}),
-                                 ["a", "b"])
+    combined, _ = combine_scores(
+        pa.table({"id": list(range(n)), "a": values, "b": values}), ["a", "b"]
+    )
     assert np.all(np.isfinite(combined)) and np.ptp(combined) == 0
 
 
@@ -300,14 +313,23 @@ def test_a_50_mb_document_in_every_format(tmp_path):
     for name in ("c.parquet", "c.csv", "c.jsonl"):
         uri = str(tmp_path / name)
         assert read_ids(uri).to_pylist() == ["a", "big", "z"], name
-        lengths = [len(t) for b in iter_batches(uri, columns=["text"]) for t in
-                   b.column(0).to_pylist()]
+        lengths = [
+            len(t) for b in iter_batches(uri, columns=["text"]) for t in b.column(0).to_pylist()
+        ]
         assert lengths == [5, len(big), 4], name
-    scores = write_parquet(tmp_path / "s.parquet", pa.table({"id": ["a", "big", "z"],
-                                                             "quality": [0.3, 0.2, 0.1]}))
+    scores = write_parquet(
+        tmp_path / "s.parquet", pa.table({"id": ["a", "big", "z"], "quality": [0.3, 0.2, 0.1]})
+    )
     root = str(tmp_path / "root")
-    version = run_library_pipeline(str(tmp_path / "c.parquet"), scores, str(tmp_path / "w"),
-                                   root, "big", method="sorted", rows_per_shard=2)
+    version = run_library_pipeline(
+        str(tmp_path / "c.parquet"),
+        scores,
+        str(tmp_path / "w"),
+        root,
+        "big",
+        method="sorted",
+        rows_per_shard=2,
+    )
     assert publish.verify_version(root, "big", version) == []
 
 
@@ -322,7 +344,7 @@ def damaged_copies(tmp_path: Path, table: pa.Table) -> dict[str, str]:
     (tmp_path / "truncated.parquet").write_bytes(data[: len(data) // 2])
     corrupt = bytearray(data)
     middle = len(data) // 2
-    corrupt[middle: middle + 256] = np.random.default_rng(0).bytes(256)
+    corrupt[middle : middle + 256] = np.random.default_rng(0).bytes(256)
     (tmp_path / "corrupt.parquet").write_bytes(bytes(corrupt))
     return {name: str(tmp_path / f"{name}.parquet") for name in ("truncated", "corrupt")}
 
@@ -337,8 +359,9 @@ def test_truncated_or_corrupt_corpus_parquet_names_the_file(tmp_path):
 def test_truncated_or_corrupt_score_parquet_names_the_file(tmp_path, corpus):
     uri, table = corpus
     ids = table.column("id").to_pylist() * 20
-    files = damaged_copies(tmp_path, pa.table({"id": ids, "quality": [str(i) * 9 for i in
-                                                                        range(len(ids))]}))
+    files = damaged_copies(
+        tmp_path, pa.table({"id": ids, "quality": [str(i) * 9 for i in range(len(ids))]})
+    )
     for name, path in files.items():
         with pytest.raises(ScoreError, match=rf"unreadable.*{name}\.parquet"):
             import_scores(path)
@@ -351,8 +374,13 @@ def test_shards_from_a_damaged_corpus_name_the_file(tmp_path):
     files = damaged_copies(tmp_path, corpus_table(500))
     for name, uri in files.items():
         with pytest.raises(ShardError, match=f"{name}.parquet"):
-            write_ordered_shards(uri, np.arange(500)[::-1].copy(), str(tmp_path / name),
-                                 rows_per_shard=100, progress=False)
+            write_ordered_shards(
+                uri,
+                np.arange(500)[::-1].copy(),
+                str(tmp_path / name),
+                rows_per_shard=100,
+                progress=False,
+            )
 
 
 def test_corrupt_shard_is_named_and_nothing_is_published(tmp_path):
@@ -391,8 +419,11 @@ def test_non_utf8_bytes_name_offset_and_line(tmp_path, name):
     else:
         body = b"id,text\na,fine\nb,caf\xe9\n"
     (tmp_path / name).write_bytes(body)
-    with pytest.raises(CorpusError, match=r"invalid UTF-8 byte b'\\xe9' at byte offset \d+ "
-                                          r"\(line \d\)") as err:
+    with pytest.raises(
+        CorpusError,
+        match=r"invalid UTF-8 byte b'\\xe9' at byte offset \d+ "
+        r"\(line \d\)",
+    ) as err:
         list(iter_batches(str(tmp_path / name)))
     assert name in str(err.value)
 

@@ -29,8 +29,10 @@ def race(argvs: list[list[str]], env: dict, barrier: Path) -> list[str]:
     """Start all jobs, let each prepare its shards, then release them into publishing at
     the same moment (a barrier file), and collect what each printed last."""
     argvs = [[*a, "--publish-barrier", str(barrier)] for a in argvs]
-    procs = [subprocess.Popen(a, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for a in argvs]
+    procs = [
+        subprocess.Popen(a, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for a in argvs
+    ]
     deadline = time.monotonic() + 60
     while len(list(barrier.parent.glob(f"{barrier.name}.*.ready"))) < len(procs):
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
@@ -45,8 +47,10 @@ def race(argvs: list[list[str]], env: dict, barrier: Path) -> list[str]:
 def test_two_runs_same_inputs_one_version_valid_latest(inputs, tmp_path):
     root = str(tmp_path / "root")
     env = job_env(TMPDIR=str(tmp_path))
-    argvs = [job_command(inputs["corpus"], inputs["scores"], str(tmp_path / f"work-{i}"), root,
-                         "shared") for i in range(2)]
+    argvs = [
+        job_command(inputs["corpus"], inputs["scores"], str(tmp_path / f"work-{i}"), root, "shared")
+        for i in range(2)
+    ]
     outputs = race(argvs, env, tmp_path / "go")
     assert outputs[0] == outputs[1]
     versions = publish.list_versions(root, "shared")
@@ -58,8 +62,18 @@ def test_two_runs_same_inputs_one_version_valid_latest(inputs, tmp_path):
 def test_two_runs_different_seeds_two_versions_latest_is_one_of_them(inputs, tmp_path):
     root = str(tmp_path / "root")
     env = job_env(TMPDIR=str(tmp_path))
-    argvs = [job_command(inputs["corpus"], inputs["scores"], str(tmp_path / f"work-{i}"), root,
-                         "shared", method="random", seed=i) for i in range(2)]
+    argvs = [
+        job_command(
+            inputs["corpus"],
+            inputs["scores"],
+            str(tmp_path / f"work-{i}"),
+            root,
+            "shared",
+            method="random",
+            seed=i,
+        )
+        for i in range(2)
+    ]
     race(argvs, env, tmp_path / "go")
     versions = {v.version for v in publish.list_versions(root, "shared")}
     assert len(versions) == 2

@@ -64,12 +64,19 @@ def run_and_kill(argv: list[str], env: dict, phase: str, delay: float) -> int:
 
 def test_sigkill_during_shards_and_publish_leaves_nothing_partial(inputs, tmp_path):
     env = job_env(TMPDIR=str(tmp_path))  # spill directories of killed runs stay in tmp_path
-    reference = job_command(inputs["corpus"], inputs["scores"], str(tmp_path / "ref-work"),
-                            str(tmp_path / "ref-root"), "crashy")
+    reference = job_command(
+        inputs["corpus"],
+        inputs["scores"],
+        str(tmp_path / "ref-work"),
+        str(tmp_path / "ref-root"),
+        "crashy",
+    )
     marks = timed_run(reference, env)
     expected = publish.resolve_version(str(tmp_path / "ref-root"), "crashy")
-    windows = {"shards": marks["publish"] - marks["shards"],
-               "publish": marks["done"] - marks["publish"]}
+    windows = {
+        "shards": marks["publish"] - marks["shards"],
+        "publish": marks["done"] - marks["publish"],
+    }
 
     root, work = str(tmp_path / "root"), str(tmp_path / "work")
     argv = job_command(inputs["corpus"], inputs["scores"], work, root, "crashy")
@@ -99,10 +106,15 @@ def test_rerun_after_crash_between_commit_and_pointer_moves_latest(inputs, tmp_p
     the rerun (a no-op publish of the same version) must still move ``latest``."""
     root = str(tmp_path / "root")
     env = job_env(TMPDIR=str(tmp_path))
-    old = run_job(job_command(inputs["corpus"], inputs["scores"], str(tmp_path / "w0"), root,
-                              "crashy", seed=1), env)
-    argv = job_command(inputs["corpus"], inputs["scores"], str(tmp_path / "w1"), root, "crashy",
-                       seed=2)
+    old = run_job(
+        job_command(
+            inputs["corpus"], inputs["scores"], str(tmp_path / "w0"), root, "crashy", seed=1
+        ),
+        env,
+    )
+    argv = job_command(
+        inputs["corpus"], inputs["scores"], str(tmp_path / "w1"), root, "crashy", seed=2
+    )
     new = run_job(argv, env)
     assert old != new
     publish.set_latest(root, "crashy", old)  # as if killed right after committing `new`

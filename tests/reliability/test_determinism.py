@@ -39,9 +39,16 @@ def test_two_machines_publish_identical_bytes(tmp_path, method):
         (home / "cwd").mkdir()
         (home / "tmp").mkdir()
         root = str(home / "root")
-        argv = job_command(str(home / "data/corpus"), str(home / "data/scores.parquet"),
-                           str(home / "work"), root, "same", method=method, seed=7,
-                           rows_per_shard=700)
+        argv = job_command(
+            str(home / "data/corpus"),
+            str(home / "data/scores.parquet"),
+            str(home / "work"),
+            root,
+            "same",
+            method=method,
+            seed=7,
+            rows_per_shard=700,
+        )
         version = run_job(argv, job_env(TMPDIR=str(home / "tmp"), **machine), cwd=home / "cwd")
         results.append((version, published_bytes(root, "same")))
     (v0, files0), (v1, files1) = results

@@ -16,17 +16,41 @@ from curation.names import InvalidName, validate_dataset_name
 from tests.reliability.helpers import job_env
 
 BAD_NAMES = [
-    "..", ".", "", "../escape", "a/../../b", "/etc", "a/b", "a\\b", "..\\..\\x",
-    "a\x00b", "line\nbreak", "tab\there", "bell\x07", "del\x7f", "esc\x1b[31m", ".hidden",
-    "-flag", "é", "a b", "x" * 129,
+    "..",
+    ".",
+    "",
+    "../escape",
+    "a/../../b",
+    "/etc",
+    "a/b",
+    "a\\b",
+    "..\\..\\x",
+    "a\x00b",
+    "line\nbreak",
+    "tab\there",
+    "bell\x07",
+    "del\x7f",
+    "esc\x1b[31m",
+    ".hidden",
+    "-flag",
+    "é",
+    "a b",
+    "x" * 129,
 ]
-LINEAGE = {"corpus_version": "c", "score_version": "s", "method": "sorted", "params": {},
-           "seed": 0, "code_version": "test"}
+LINEAGE = {
+    "corpus_version": "c",
+    "score_version": "s",
+    "method": "sorted",
+    "params": {},
+    "seed": 0,
+    "code_version": "test",
+}
 
 
 def tree(path) -> list[str]:
-    return sorted(os.path.relpath(os.path.join(d, f), path)
-                  for d, _, files in os.walk(path) for f in files)
+    return sorted(
+        os.path.relpath(os.path.join(d, f), path) for d, _, files in os.walk(path) for f in files
+    )
 
 
 @pytest.fixture
@@ -78,9 +102,21 @@ def test_tampered_latest_pointer_is_not_followed(tmp_path, one_shard):
 @pytest.mark.parametrize("args", [["../x"], ["ds", "../../x"], ["a/b"], ["ds\x1b"]])
 def test_cli_refuses_bad_names_with_one_line(tmp_path, args):
     proc = subprocess.run(
-        [sys.executable, "-m", "curation.datasets_cli", "datasets", "verify", "--root",
-         str(tmp_path / "root"), *args],
-        capture_output=True, text=True, env=job_env(), timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "curation.datasets_cli",
+            "datasets",
+            "verify",
+            "--root",
+            str(tmp_path / "root"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=job_env(),
+        timeout=60,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: invalid ")

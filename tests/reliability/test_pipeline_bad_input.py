@@ -18,8 +18,16 @@ from assets.resources import CurationSettings, build_resources
 from definitions import build_definitions
 from tests.reliability.helpers import corpus_table, find_secrets
 
-PROBE = {"methods": ["random", "str"], "seeds": 1, "token_budget": 20000, "n_layer": 1,
-         "d_model": 32, "context": 64, "batch_size": 4, "workers": 1}
+PROBE = {
+    "methods": ["random", "str"],
+    "seeds": 1,
+    "token_budget": 20000,
+    "n_layer": 1,
+    "d_model": 32,
+    "context": 64,
+    "batch_size": 4,
+    "workers": 1,
+}
 CANARY_KEY_ID = "AKIA" + "RELIABCANARY0042"
 CANARY_SECRET = "canary" + "SecretValue/0123456789abcdefghijKLMNOP"
 CANARY_PG_PW = "canary" + "PgPassword42"  # fake; named so the scan of this file stays clean
@@ -37,19 +45,28 @@ def canary_env(monkeypatch) -> list[str]:
 def run_pipeline(tmp_path: Path, scores_uri: str, instance):
     corpus = tmp_path / "corpus.parquet"
     pq.write_table(corpus_table(60), corpus)
-    settings = CurationSettings(root=str(tmp_path / "root"), corpus_uri=str(corpus),
-                                scores_uri=scores_uri, score_columns=["quality"],
-                                dataset="rel", rows_per_shard=16)
+    settings = CurationSettings(
+        root=str(tmp_path / "root"),
+        corpus_uri=str(corpus),
+        scores_uri=scores_uri,
+        score_columns=["quality"],
+        dataset="rel",
+        rows_per_shard=16,
+    )
     defs = build_definitions(resources=build_resources(settings), executor=in_process_executor)
     job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance, raise_on_error=False,
-                                  run_config={"ops": {"probe_runs": {"config": PROBE}}})
+    return job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"probe_runs": {"config": PROBE}}},
+    )
 
 
 def published_anything(root: Path) -> list[str]:
     published = root / "published"
     return sorted(str(p.relative_to(root)) for p in published.rglob("manifest.json")) + (
-        [str(p) for p in published.rglob("latest.json")] if published.exists() else [])
+        [str(p) for p in published.rglob("latest.json")] if published.exists() else []
+    )
 
 
 def leaked(instance, run_id: str, dirs: list[Path], canaries: list[str]) -> list[str]:
@@ -82,19 +99,27 @@ def test_corrupted_scores_fail_the_blocking_check_nothing_published(tmp_path, ca
     with dagster.instance_for_test() as instance:
         result = run_pipeline(tmp_path, scores, instance)
         assert not result.success
-        checks = [e.event_specific_data for e in result.all_events
-                  if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+        checks = [
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
         coverage = [c for c in checks if c.check_name == "score_coverage"]
         assert len(coverage) == 1 and not coverage[0].passed
         description = coverage[0].description
         assert "doc-000003" in description and "doc-999999" in description, description
         assert "doc-000059" in description, description
-        materialized = {e.asset_key.to_user_string() for e in result.all_events
-                        if e.event_type_value == "ASSET_MATERIALIZATION"}
+        materialized = {
+            e.asset_key.to_user_string()
+            for e in result.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"
+        }
         assert materialized == {"raw_corpus", "sample_scores"}
         assert published_anything(tmp_path / "root") == []
-        assert leaked(instance, result.run_id, [Path(instance.root_directory), tmp_path],
-                      canary_env) == []
+        assert (
+            leaked(instance, result.run_id, [Path(instance.root_directory), tmp_path], canary_env)
+            == []
+        )
 
 
 def test_truncated_score_file_fails_the_run_naming_it_nothing_published(tmp_path, canary_env):
@@ -112,8 +137,10 @@ def test_truncated_score_file_fails_the_run_naming_it_nothing_published(tmp_path
         assert "unreadable" in error and "scores.parquet" in error
         assert "corrupt or truncated parquet" in error
         assert published_anything(tmp_path / "root") == []
-        assert leaked(instance, result.run_id, [Path(instance.root_directory), tmp_path],
-                      canary_env) == []
+        assert (
+            leaked(instance, result.run_id, [Path(instance.root_directory), tmp_path], canary_env)
+            == []
+        )
 
 
 def test_leak_scan_finds_a_planted_canary(tmp_path):

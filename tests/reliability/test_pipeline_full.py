@@ -37,8 +37,12 @@ def full_run(tmp_path_factory):
     try:
         with dagster.instance_for_test() as instance:
             result = run_pipeline(tmp_path, scores, instance)
-            yield {"result": result, "instance": instance, "tmp": tmp_path,
-                   "root": tmp_path / "root" / "published"}
+            yield {
+                "result": result,
+                "instance": instance,
+                "tmp": tmp_path,
+                "root": tmp_path / "root" / "published",
+            }
     finally:
         patch.undo()
 

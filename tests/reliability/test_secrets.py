@@ -25,8 +25,16 @@ HARMLESS = [
     "password:\n  env: DAGSTER_PG_PASSWORD",
     "https://example.com/path",
 ]
-CREDENTIAL_KWARGS = {"access_key", "secret_key", "session_token", "aws_access_key_id",
-                     "aws_secret_access_key", "aws_session_token", "password", "token"}
+CREDENTIAL_KWARGS = {
+    "access_key",
+    "secret_key",
+    "session_token",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "password",
+    "token",
+}
 ENV_READERS = {"EnvVar", "getenv", "get"}  # dagster.EnvVar, os.getenv, os.environ.get
 
 
@@ -69,8 +77,11 @@ def test_credentials_are_only_passed_from_the_environment():
     """Any call in the library, assets or definitions that takes a credential argument gets
     it from the environment (os.environ / os.getenv / dagster.EnvVar), never a literal."""
     offenders = []
-    sources = [*REPO.glob("curation/**/*.py"), *REPO.glob("assets/**/*.py"),
-               REPO / "definitions.py"]
+    sources = [
+        *REPO.glob("curation/**/*.py"),
+        *REPO.glob("assets/**/*.py"),
+        REPO / "definitions.py",
+    ]
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not isinstance(node, ast.Call):
@@ -82,6 +93,9 @@ def test_credentials_are_only_passed_from_the_environment():
 
 
 def test_s3_filesystem_is_built_in_one_place_without_keys():
-    uses = [p.relative_to(REPO) for p in REPO.glob("curation/**/*.py")
-            if "S3FileSystem(" in p.read_text()]
+    uses = [
+        p.relative_to(REPO)
+        for p in REPO.glob("curation/**/*.py")
+        if "S3FileSystem(" in p.read_text()
+    ]
     assert uses == [Path("curation/storage.py")]

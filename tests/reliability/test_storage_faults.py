@@ -20,8 +20,14 @@ from curation.publish import PublishStorageError
 from tests.reliability.helpers import visible_state_problems
 from tests.s3fixture import FAKE_ENV
 
-LINEAGE = {"corpus_version": "c1", "score_version": "s1", "method": "random", "params": {},
-           "seed": 0, "code_version": "test"}
+LINEAGE = {
+    "corpus_version": "c1",
+    "score_version": "s1",
+    "method": "random",
+    "params": {},
+    "seed": 0,
+    "code_version": "test",
+}
 
 
 class Outage:
@@ -72,8 +78,9 @@ def local_shards(directory, n_shards: int = 12, rows: int = 1500) -> list[str]:
     uris = []
     for i in range(n_shards):
         pos = np.arange(i * rows, (i + 1) * rows)
-        table = pa.table({"id": [f"d{p}" for p in pos.tolist()], "text": ["words " * 30] * rows,
-                          "position": pos})
+        table = pa.table(
+            {"id": [f"d{p}" for p in pos.tolist()], "text": ["words " * 30] * rows, "position": pos}
+        )
         pq.write_table(table, directory / f"in-{i:03d}.parquet")
         uris.append(str(directory / f"in-{i:03d}.parquet"))
     return uris
@@ -112,8 +119,10 @@ def test_s3_outage_mid_publish_fails_clearly_then_retry_succeeds(outage, tmp_pat
     assert isinstance(err.value, OSError)
 
     outage.start()
-    keys = [o["Key"] for o in s3_client(outage.endpoint).list_objects_v2(Bucket=bucket)
-            .get("Contents", [])]
+    keys = [
+        o["Key"]
+        for o in s3_client(outage.endpoint).list_objects_v2(Bucket=bucket).get("Contents", [])
+    ]
     assert any("/part-" in k for k in keys), "the outage should have hit mid-publish"
     assert not any(k.endswith("manifest.json") for k in keys)
     assert publish.list_versions(root, "ds") == []

@@ -8,5 +8,11 @@ from curation.scores.builtin.readability import ReadabilityScorer
 
 BUILTIN_SCORERS = (LengthScorer, CompressionScorer, ReadabilityScorer, RarityScorer, NgramScorer)
 
-__all__ = ["BUILTIN_SCORERS", "CompressionScorer", "LengthScorer", "NgramScorer",
-           "RarityScorer", "ReadabilityScorer"]
+__all__ = [
+    "BUILTIN_SCORERS",
+    "CompressionScorer",
+    "LengthScorer",
+    "NgramScorer",
+    "RarityScorer",
+    "ReadabilityScorer",
+]

@@ -28,21 +28,24 @@ def default_reference() -> bytes:
 class CompressionScorer:
     name = "compression"
 
-    def __init__(self, level: int = 6, reference: bytes | str | None = None,
-                 use_reference: bool = True):
+    def __init__(
+        self, level: int = 6, reference: bytes | str | None = None, use_reference: bool = True
+    ):
         self.level = level
         if isinstance(reference, str):
             reference = reference.encode()
-        self.reference = (reference or default_reference())[-MAX_DICTIONARY:] \
-            if use_reference else b""
+        self.reference = (
+            (reference or default_reference())[-MAX_DICTIONARY:] if use_reference else b""
+        )
 
     def fit(self, texts: TextBatch) -> None:
         """The reference is fixed on purpose: scores must not depend on the corpus sample."""
 
     def _template(self):
         if self.reference:
-            return zlib.compressobj(self.level, zlib.DEFLATED, RAW_DEFLATE, 9,
-                                    zlib.Z_DEFAULT_STRATEGY, self.reference)
+            return zlib.compressobj(
+                self.level, zlib.DEFLATED, RAW_DEFLATE, 9, zlib.Z_DEFAULT_STRATEGY, self.reference
+            )
         return zlib.compressobj(self.level, zlib.DEFLATED, RAW_DEFLATE)
 
     def score(self, texts: TextBatch) -> np.ndarray:

@@ -39,19 +39,18 @@ class NgramScorer:
             return np.zeros(0, np.uint64), np.zeros(0, np.int64)
         codes = np.zeros(count, np.uint64)
         for j in range(n):  # n shifts of the whole buffer, not a loop over documents
-            codes = (codes << np.uint64(8)) | data[j: j + count].astype(np.uint64)
+            codes = (codes << np.uint64(8)) | data[j : j + count].astype(np.uint64)
         doc = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
-        inside = doc[:count] == doc[n - 1:]
+        inside = doc[:count] == doc[n - 1 :]
         return codes[inside], doc[:count][inside]
 
     def _chunks(self, texts: TextBatch):
         """Split a batch into runs of documents of about CHUNK_BYTES to bound memory."""
         offsets, data = utf8_buffers(texts)
         cuts = np.searchsorted(offsets, np.arange(0, offsets[-1], CHUNK_BYTES), side="right")
-        bounds = np.unique(np.concatenate([[0], np.clip(cuts - 1, 0, None),
-                                           [offsets.size - 1]]))
+        bounds = np.unique(np.concatenate([[0], np.clip(cuts - 1, 0, None), [offsets.size - 1]]))
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            yield a, offsets[a: b + 1] - offsets[a], data[offsets[a]: offsets[b]]
+            yield a, offsets[a : b + 1] - offsets[a], data[offsets[a] : offsets[b]]
 
     def fit(self, texts: TextBatch) -> None:
         """Add the reference texts' n-gram and context counts to the tables."""
@@ -59,8 +58,7 @@ class NgramScorer:
         for _, offsets, data in self._chunks(texts):
             codes, _ = self._codes(offsets, data)
             self._ngrams += np.bincount(self._hash(codes, GOLDEN), minlength=size)
-            self._contexts += np.bincount(self._hash(codes >> np.uint64(8), OTHER),
-                                          minlength=size)
+            self._contexts += np.bincount(self._hash(codes >> np.uint64(8), OTHER), minlength=size)
         self._log_ngram = np.log(self._ngrams + self.k)
         self._log_context = np.log(self._contexts + self.k * 256)
 
@@ -71,8 +69,10 @@ class NgramScorer:
         for _, offsets, data in self._chunks(texts):
             ndocs = offsets.size - 1
             codes, doc = self._codes(offsets, data)
-            logp = (self._log_ngram[self._hash(codes, GOLDEN)]
-                    - self._log_context[self._hash(codes >> np.uint64(8), OTHER)])
+            logp = (
+                self._log_ngram[self._hash(codes, GOLDEN)]
+                - self._log_context[self._hash(codes >> np.uint64(8), OTHER)]
+            )
             total = np.bincount(doc, weights=-logp, minlength=ndocs)
             count = np.bincount(doc, minlength=ndocs)
             mean = np.divide(total, count, out=np.full(ndocs, np.log(256.0)), where=count > 0)

@@ -18,8 +18,9 @@ SILENT_E = r"[aeiouy][b-df-hj-km-np-tv-xz]e\b"
 
 
 def _count(texts, pattern: str) -> np.ndarray:
-    return pc.count_substring_regex(texts, pattern).to_numpy(zero_copy_only=False).astype(
-        np.float64)
+    return (
+        pc.count_substring_regex(texts, pattern).to_numpy(zero_copy_only=False).astype(np.float64)
+    )
 
 
 def flesch_reading_ease(texts: TextBatch) -> np.ndarray:

@@ -24,8 +24,17 @@ from curation.probe.train import (
     train_probe,
 )
 
-TINY = ProbeConfig(n_layer=1, n_head=2, d_model=16, context=16, batch_size=4,
-                   token_budget=64 * 30, eval_points=3, eval_max_bytes=512, seed=3)
+TINY = ProbeConfig(
+    n_layer=1,
+    n_head=2,
+    d_model=16,
+    context=16,
+    batch_size=4,
+    token_budget=64 * 30,
+    eval_points=3,
+    eval_max_bytes=512,
+    seed=3,
+)
 
 
 def _docs(n: int, seed: int) -> list[str]:
@@ -46,10 +55,18 @@ def _write(path, texts, scores=None, ids=None) -> str:
 def corpus(tmp_path):
     docs = _docs(300, 0)
     scores = np.linspace(0.0, 1.0, len(docs))
-    shards = [_write(tmp_path / f"s{i}.parquet", docs[i * 100:(i + 1) * 100],
-                     scores[i * 100:(i + 1) * 100]) for i in range(3)]
-    ev = {"heldout_random": [_write(tmp_path / "ev.parquet", _docs(60, 1))],
-          "heldout_low": [_write(tmp_path / "low.parquet", _docs(60, 2))]}
+    shards = [
+        _write(
+            tmp_path / f"s{i}.parquet",
+            docs[i * 100 : (i + 1) * 100],
+            scores[i * 100 : (i + 1) * 100],
+        )
+        for i in range(3)
+    ]
+    ev = {
+        "heldout_random": [_write(tmp_path / "ev.parquet", _docs(60, 1))],
+        "heldout_low": [_write(tmp_path / "low.parquet", _docs(60, 2))],
+    }
     return docs, shards, ev
 
 
@@ -82,8 +99,9 @@ def test_spread_blocks_read_the_right_bytes(batch, context, budget, read_rows):
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        shards = [_write(os.path.join(tmp, f"{i}.parquet"), docs[i * 40:(i + 1) * 40])
-                  for i in range(3)]
+        shards = [
+            _write(os.path.join(tmp, f"{i}.parquet"), docs[i * 40 : (i + 1) * 40]) for i in range(3)
+        ]
         old, data.READ_ROWS = data.READ_ROWS, read_rows
         try:
             plan = data.plan_batches(stream.size, batch, context, budget)
@@ -100,8 +118,7 @@ def test_step_scores_are_byte_weighted(corpus):
     docs, shards, _ = corpus
     plan = data.plan_batches(data.stream_size(shards), 4, 16)
     got = data.step_scores(shards, plan)
-    per_byte = np.repeat(np.linspace(0.0, 1.0, len(docs)),
-                         [len(d.encode()) + 1 for d in docs])
+    per_byte = np.repeat(np.linspace(0.0, 1.0, len(docs)), [len(d.encode()) + 1 for d in docs])
     want = [per_byte[s : s + 64].mean() for s in plan.starts]
     np.testing.assert_allclose(got, want, rtol=1e-9)
 
@@ -169,14 +186,29 @@ def _fake(method: str, seed: int, final: float) -> ProbeResult:
     """A result with a chosen final loss: aggregation logic without training time."""
     curve = [8.0, 4.0, final - 0.01, final]
     return ProbeResult(
-        method=method, seed=seed, config=TINY.to_dict(), n_params=10, steps=4, tokens=256,
-        stream_bytes=1000, train_loss=[5.0, 4.0, 3.0, 2.5], grad_norm=[1.0, 0.9, 0.8, 1.2],
-        lr=[1e-3] * 4, eval_steps=[0, 1, 2, 4],
+        method=method,
+        seed=seed,
+        config=TINY.to_dict(),
+        n_params=10,
+        steps=4,
+        tokens=256,
+        stream_bytes=1000,
+        train_loss=[5.0, 4.0, 3.0, 2.5],
+        grad_norm=[1.0, 0.9, 0.8, 1.2],
+        lr=[1e-3] * 4,
+        eval_steps=[0, 1, 2, 4],
         eval_loss={"heldout_random": curve, "heldout_low": curve},
         final_eval={"heldout_random": final, "heldout_low": final},
-        eval_bytes={"heldout_random": 256, "heldout_low": 256}, step_scores=[0.1, 0.2, 0.3, 0.4],
-        boundary_steps=[2], boundary_ratios=[1.3], spike_count=0, tokens_per_s=1.0,
-        train_s=1.0, wall_s=1.0, device="cpu")
+        eval_bytes={"heldout_random": 256, "heldout_low": 256},
+        step_scores=[0.1, 0.2, 0.3, 0.4],
+        boundary_steps=[2],
+        boundary_ratios=[1.3],
+        spike_count=0,
+        tokens_per_s=1.0,
+        train_s=1.0,
+        wall_s=1.0,
+        device="cpu",
+    )
 
 
 def test_report_says_within_noise_only_when_it_is(tmp_path):

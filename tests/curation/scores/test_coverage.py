@@ -61,8 +61,9 @@ def test_non_finite_scores_are_named():
 
 def test_empty_table():
     with pytest.raises(ScoreError, match="empty_table"):
-        align_scores(CORPUS, scores([]).cast(pa.schema([("id", pa.string()),
-                                                          ("q", pa.float64())])), "q")
+        align_scores(
+            CORPUS, scores([]).cast(pa.schema([("id", pa.string()), ("q", pa.float64())])), "q"
+        )
 
 
 def test_missing_id_and_score_columns():
@@ -88,8 +89,9 @@ def test_error_id_lists_are_capped_at_ten():
 
 
 def test_coverage_report_counts_without_raising():
-    table = pa.table({"id": CORPUS.to_pylist()[2:] + ["ghost", "doc-5"],
-                      "q": [1.0] * 17 + [np.nan, 2.0, 3.0]})
+    table = pa.table(
+        {"id": CORPUS.to_pylist()[2:] + ["ghost", "doc-5"], "q": [1.0] * 17 + [np.nan, 2.0, 3.0]}
+    )
     report = coverage_report(CORPUS, table, ["q", "absent"])
     assert (report["missing"], report["unknown"], report["duplicates"]) == (2, 1, 1)
     assert report["columns"]["q"]["non_finite"] == 1

@@ -8,8 +8,10 @@ from curation.scores import ScoreError, import_scores
 
 
 def test_parquet_numbers_become_float64(tmp_path):
-    pq.write_table(pa.table({"doc": ["a", "b"], "q": pa.array([1, 2], pa.int32()),
-                             "r": [0.5, 1.5]}), tmp_path / "s.parquet")
+    pq.write_table(
+        pa.table({"doc": ["a", "b"], "q": pa.array([1, 2], pa.int32()), "r": [0.5, 1.5]}),
+        tmp_path / "s.parquet",
+    )
     table = import_scores(str(tmp_path / "s.parquet"), id_column="doc")
     assert table.column_names == ["id", "q", "r"]
     assert table.schema.field("q").type == pa.float64()
@@ -17,8 +19,9 @@ def test_parquet_numbers_become_float64(tmp_path):
 
 
 def test_string_numbers_are_parsed(tmp_path):
-    (tmp_path / "s.jsonl.gz").write_bytes(gzip.compress(
-        b'{"id": 1, "q": " 1.5"}\n{"id": 2, "q": "-2e3"}\n{"id": 3, "q": "nan"}\n'))
+    (tmp_path / "s.jsonl.gz").write_bytes(
+        gzip.compress(b'{"id": 1, "q": " 1.5"}\n{"id": 2, "q": "-2e3"}\n{"id": 3, "q": "nan"}\n')
+    )
     table = import_scores(str(tmp_path / "s.jsonl.gz"))
     assert table.column("id").to_pylist() == [1, 2, 3]
     values = table.column("q").to_pylist()

@@ -8,12 +8,16 @@ from curation.scores.base import SCORERS, Scorer, get_scorer, register_scorer, s
 from curation.scores.builtin import CompressionScorer, NgramScorer
 
 EASY = "The cat sat on the mat. The dog ran to the park. We had fun in the sun."
-HARD = ("Thermodynamic irreversibility notwithstanding, quasi-equilibrium approximations "
-        "substantially underestimate heterogeneous nucleation probabilities.")
-NEWS = ("Hundreds of people have been forced to vacate their homes in the Southern Highlands of "
-        "New South Wales as strong winds today pushed a huge bushfire towards the town of Hill "
-        "Top. A new blaze near Goulburn, south-west of Sydney, has forced the closure of the "
-        "Hume Highway. An estimated 500 residents have left their homes for nearby Mittagong.")
+HARD = (
+    "Thermodynamic irreversibility notwithstanding, quasi-equilibrium approximations "
+    "substantially underestimate heterogeneous nucleation probabilities."
+)
+NEWS = (
+    "Hundreds of people have been forced to vacate their homes in the Southern Highlands of "
+    "New South Wales as strong winds today pushed a huge bushfire towards the town of Hill "
+    "Top. A new blaze near Goulburn, south-west of Sydney, has forced the closure of the "
+    "Hume Highway. An estimated 500 residents have left their homes for nearby Mittagong."
+)
 TEXTS = [EASY, HARD, NEWS, "", "é" * 3]
 
 
@@ -73,8 +77,9 @@ def test_score_corpus_aligns_with_corpus_ids(tmp_path):
     texts = [EASY, HARD, NEWS] * 10
     ids = [f"d{i:02d}" for i in range(30)]
     pq.write_table(pa.table({"id": ids, "text": texts}), tmp_path / "c.parquet")
-    table = score_corpus(str(tmp_path / "c.parquet"), ["length", "ngram"], batch_size=7,
-                         progress=False)
+    table = score_corpus(
+        str(tmp_path / "c.parquet"), ["length", "ngram"], batch_size=7, progress=False
+    )
     assert table.column_names == ["id", "length", "ngram"]
     assert table.column("id").to_pylist() == ids
     assert table.column("length").to_pylist() == [float(len(t.encode())) for t in texts]
@@ -90,6 +95,7 @@ def test_custom_scorer_registers_and_runs(tmp_path):
 
         def score(self, texts) -> np.ndarray:
             import pyarrow.compute as pc
+
             return pc.count_substring(pa.array(texts), "!").to_numpy().astype(float)
 
     try:
