@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 ruff check .
+ruff format --check .
 if pg_env=$(bash scripts/start_postgres.sh 2>var-pg.log); then
   eval "$pg_env"
   trap 'bash scripts/stop_postgres.sh >/dev/null 2>&1 || true' EXIT
