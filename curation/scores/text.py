@@ -34,10 +34,3 @@ def utf8_buffers(texts: TextBatch) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(len(array) + 1, np.int64), np.zeros(0, np.uint8)
     data = np.frombuffer(data_buffer, np.uint8)[offsets[0] : offsets[-1]]
     return offsets - offsets[0], data
-
-
-def byte_slices(texts: TextBatch) -> list[memoryview]:
-    """Per-document byte views, for library calls that take one document at a time."""
-    offsets, data = utf8_buffers(texts)
-    view = memoryview(data)
-    return [view[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]

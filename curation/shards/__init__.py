@@ -1,0 +1,104 @@
+"""Write documents in a given order as parquet shards, out of core, with bounded memory.
+
+An ordering is ``rows``: output position ``p`` holds corpus row ``rows[p]``. The corpus
+is a parquet file or a directory of parquet files (global row index = files in name
+order, rows in file order). Output is ``part-00000.parquet, ...``: every corpus column
+plus ``position`` (and optional extra per-position columns).
+
+Every output shard is an independent unit of work. Two ways to fill a shard, with the
+same bytes as a result:
+
+* **gather** (:mod:`.gather`): read only the source row groups that hold the shard's rows.
+* **bucket** (:mod:`.bucket`): scatter each source file into per-shard spill files, then
+  write each shard from its spill.
+
+:func:`write_ordered_shards` (:mod:`.ordered`) picks the cheaper one from parquet metadata
+alone (:mod:`.plan`). ``memory_limit_bytes`` caps the whole process (:mod:`.memory`); too
+small a cap raises :class:`MemoryCapError` naming the cap and the minimum it needs.
+
+Modules: ``layout`` (where rows live), ``memory`` (the budget), ``plan`` (shards, passes,
+strategy), ``job`` (a checked ordering shared by every unit), ``writer`` (one hashed
+parquet file), ``gather``, ``bucket``, ``ordered`` (the one-call driver).
+"""
+
+from curation.shards.bucket import (
+    SPILL_COMPRESSION,
+    SPILL_NAME,
+    scatter_file,
+    scatter_source_file,
+    shard_from_spill,
+    write_shard_from_spill,
+)
+from curation.shards.errors import (
+    CorpusFormatError,
+    MemoryCapError,
+    MemoryCapWarning,
+    RowsError,
+    ShardError,
+)
+from curation.shards.gather import gather_shard, write_shard
+from curation.shards.job import ShardJob, inverse_permutation, validate_rows
+from curation.shards.layout import POSITION, CorpusLayout, corpus_layout
+from curation.shards.memory import (
+    DEFAULT_MEMORY_LIMIT,
+    HEADROOM,
+    MiB,
+    data_budget,
+    min_data_bytes,
+    release_memory,
+    resident_bytes,
+)
+from curation.shards.ordered import write_ordered_shards
+from curation.shards.plan import (
+    MAX_ROW_GROUP_ROWS,
+    SHARD_NAME,
+    TARGET_ROW_GROUP_BYTES,
+    ShardSpec,
+    choose_strategy,
+    default_row_group_rows,
+    gather_read_bytes,
+    plan_passes,
+    plan_shards,
+)
+from curation.shards.writer import WRITER_OPTIONS, ShardInfo
+
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "HEADROOM",
+    "MAX_ROW_GROUP_ROWS",
+    "POSITION",
+    "SHARD_NAME",
+    "SPILL_COMPRESSION",
+    "SPILL_NAME",
+    "TARGET_ROW_GROUP_BYTES",
+    "WRITER_OPTIONS",
+    "CorpusFormatError",
+    "CorpusLayout",
+    "MemoryCapError",
+    "MemoryCapWarning",
+    "MiB",
+    "RowsError",
+    "ShardError",
+    "ShardInfo",
+    "ShardJob",
+    "ShardSpec",
+    "choose_strategy",
+    "corpus_layout",
+    "data_budget",
+    "default_row_group_rows",
+    "gather_read_bytes",
+    "gather_shard",
+    "inverse_permutation",
+    "min_data_bytes",
+    "plan_passes",
+    "plan_shards",
+    "release_memory",
+    "resident_bytes",
+    "scatter_file",
+    "scatter_source_file",
+    "shard_from_spill",
+    "validate_rows",
+    "write_ordered_shards",
+    "write_shard",
+    "write_shard_from_spill",
+]

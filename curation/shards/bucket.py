@@ -1,0 +1,186 @@
+"""The bucket strategy: read the corpus once in order, append each row to its shard's
+spill file (Arrow IPC), then each shard sorts its own spill. Two sequential passes whatever
+the permutation. Scattering is one unit of work per source file; writing, one per shard."""
+
+import os
+import posixpath
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from curation.shards.errors import ShardError
+from curation.shards.job import ShardJob
+from curation.shards.layout import POSITION, CorpusLayout, SourceReader
+from curation.shards.memory import DEFAULT_MEMORY_LIMIT, release_memory
+from curation.shards.plan import ShardSpec
+from curation.shards.writer import ShardInfo, write_parquet
+from curation.storage import Location, list_files, resolve
+
+SPILL_NAME = "shard-{:05d}/src-{:05d}.arrow"
+#: Spill files are read once, soon after: a fast codec (or none on fast local disks).
+SPILL_COMPRESSION: str | None = "lz4"
+
+
+def scatter_file(
+    job: ShardJob,
+    specs: list[ShardSpec],
+    spill_uri: str | os.PathLike,
+    file_index: int,
+    spill_compression: str | None = SPILL_COMPRESSION,
+) -> int:
+    """Append every row of source file ``file_index`` (plus its ``position``) to the spill
+    file of the shard that holds it; return the rows written. Needs ``job.positions``."""
+    if job.positions is None:
+        raise ShardError("scatter needs the inverse permutation: prepare the job with positions")
+    layout = job.layout
+    starts = np.asarray([s.start for s in specs], dtype=np.int64)
+    spill = resolve(spill_uri)
+    reader = SourceReader(layout, job.data_bytes / 4)
+    writers: dict[int, Any] = {}
+    options = ipc.IpcWriteOptions(compression=spill_compression)
+    chunk_budget = job.data_bytes / 3  # a chunk is held twice (read, sorted) plus codec buffers
+    groups = np.flatnonzero(layout.rg_file == file_index)
+    written = 0
+    try:
+        for chunk in _chunks(groups, layout.rg_bytes, chunk_budget):
+            table = pa.concat_tables([reader.read(int(g)) for g in chunk])
+            if table.num_rows == 0:
+                continue
+            first, last = layout.rg_start[chunk[0]], layout.rg_start[chunk[-1] + 1]
+            chunk_pos = job.positions[first:last]
+            shard_of = np.searchsorted(starts, chunk_pos, side="right") - 1
+            order = np.argsort(shard_of, kind="stable")
+            table = table.append_column(POSITION, pa.array(chunk_pos)).take(pa.array(order))
+            shard_sorted = shard_of[order]
+            cuts = np.flatnonzero(np.diff(shard_sorted)) + 1
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, order.size], strict=True):
+                k = int(shard_sorted[a])
+                if k not in writers:
+                    writers[k] = _open_spill(spill, k, file_index, table.schema, options)
+                writers[k][1].write_table(table.slice(int(a), int(b - a)))
+            written += table.num_rows
+            del table
+            release_memory()
+    finally:
+        for stream, writer in writers.values():
+            writer.close()
+            stream.close()
+        reader.close()
+    return written
+
+
+def shard_from_spill(
+    job: ShardJob, spec: ShardSpec, spill_uri: str | os.PathLike, out_uri: str | os.PathLike
+) -> ShardInfo:
+    """Write shard ``spec`` from its spill files: filter each pass's positions, sort, write."""
+    passes = job.passes(spec)
+    shard_dir = resolve(spill_uri).join(posixpath.dirname(SPILL_NAME.format(spec.index, 0)))
+    files = list_files(shard_dir, ".arrow") if spec.stop > spec.start else []
+    spill_schema = job.layout.schema.append(pa.field(POSITION, pa.int64()))
+
+    def tables() -> Iterator[pa.Table]:
+        for a, b in passes:
+            lo, hi = spec.start + a, spec.start + b
+            pieces = [
+                _select(batch, lo, hi, len(passes) == 1) for f in files for batch in _read_spill(f)
+            ]
+            table = pa.Table.from_batches([x for x in pieces if x.num_rows], schema=spill_schema)
+            pos = table.column(POSITION).to_numpy()
+            if pos.size != hi - lo:
+                raise ShardError(f"spill of shard {spec.index} has {pos.size} rows in [{lo}, {hi})")
+            yield job.finish(table.take(pa.array(np.argsort(pos))), lo)
+            del table
+            release_memory()
+
+    out = resolve(out_uri)
+    return write_parquet(out, spec, job.schema, tables(), job.row_group_rows, len(passes))
+
+
+def scatter_source_file(
+    corpus_uri: str | os.PathLike | CorpusLayout,
+    rows: Any,
+    specs: list[ShardSpec],
+    spill_uri: str | os.PathLike,
+    file_index: int,
+    *,
+    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
+    positions: np.ndarray | None = None,
+    spill_compression: str | None = SPILL_COMPRESSION,
+    baseline_bytes: int | None = None,
+) -> int:
+    """Scatter one corpus file as an independent unit of work: spill files
+    ``spill/shard-K/src-F.arrow``. ``positions`` (the inverse of ``rows``, when the caller
+    has it) skips checking ``rows`` again and building the inverse."""
+    job = ShardJob.prepare(
+        corpus_uri,
+        rows,
+        memory_limit_bytes=memory_limit_bytes,
+        baseline_bytes=baseline_bytes,
+        positions=True if positions is None else positions,
+        checked=positions is not None,
+    )
+    return scatter_file(job, specs, spill_uri, file_index, spill_compression)
+
+
+def write_shard_from_spill(
+    corpus_uri: str | os.PathLike | CorpusLayout,
+    rows: Any,
+    spec: ShardSpec,
+    spill_uri: str | os.PathLike,
+    out_uri: str | os.PathLike,
+    *,
+    memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
+    extra_columns: dict[str, Any] | None = None,
+    row_group_rows: int | None = None,
+    baseline_bytes: int | None = None,
+) -> ShardInfo:
+    """Write one shard from its spill files as an independent unit of work.
+    ``memory_limit_bytes`` caps the process (see :func:`curation.shards.write_shard`)."""
+    job = ShardJob.prepare(
+        corpus_uri,
+        rows,
+        memory_limit_bytes=memory_limit_bytes,
+        extra_columns=extra_columns,
+        row_group_rows=row_group_rows,
+        baseline_bytes=baseline_bytes,
+    )
+    return shard_from_spill(job, spec, spill_uri, out_uri)
+
+
+def _chunks(groups: np.ndarray, sizes: np.ndarray, budget: float) -> Iterator[np.ndarray]:
+    """Consecutive runs of row groups whose total size fits the budget (at least one)."""
+    run: list[int] = []
+    acc = 0.0
+    for g in groups:  # row groups of one file, not rows
+        if run and acc + sizes[g] > budget:
+            yield np.asarray(run)
+            run, acc = [], 0.0
+        run.append(int(g))
+        acc += float(sizes[g])
+    if run:
+        yield np.asarray(run)
+
+
+def _open_spill(spill: Location, shard: int, file_index: int, schema: pa.Schema, options: Any):
+    loc = spill.join(SPILL_NAME.format(shard, file_index))
+    if not spill.is_s3:
+        spill.fs.create_dir(posixpath.dirname(loc.path), recursive=True)
+    stream = spill.fs.open_output_stream(loc.path)
+    return stream, ipc.new_file(stream, schema, options=options)
+
+
+def _read_spill(loc: Location) -> Iterator[pa.RecordBatch]:
+    with loc.fs.open_input_file(loc.path) as handle:
+        reader = ipc.open_file(handle)
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+
+
+def _select(batch: pa.RecordBatch, lo: int, hi: int, whole: bool) -> pa.RecordBatch:
+    if whole:
+        return batch
+    pos = batch.column(POSITION).to_numpy()
+    return batch.take(pa.array(np.flatnonzero((pos >= lo) & (pos < hi))))
