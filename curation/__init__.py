@@ -1,3 +1,3 @@
-"""curation: score-aware data ordering for LLM training (no Dagster imports here)."""
+"""curation: score-aware data ordering for LLM training (no orchestrator imports here)."""
 
 __version__ = "0.1.0"

@@ -8,7 +8,6 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 from curation.datasets_cli import add_datasets_parser
 from curation.ordering import METHODS, guideline_metrics, order
 from curation.storage import resolve
+from curation.warnings_capture import captured_warnings
 
 
 class UsageError(ValueError):
@@ -67,11 +67,10 @@ def cmd_order(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     ids, scores = read_id_scores(args.scores, args.score_column, args.id_column)
     read_s = time.perf_counter() - started
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with captured_warnings() as caught:
         result = order(scores, args.method, **params)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    for message in caught:
+        print(f"warning: {message}", file=sys.stderr)
     order_s = time.perf_counter() - started - read_s
     write_ordering(args.out, ids, np.asarray(result))
     metrics = guideline_metrics(

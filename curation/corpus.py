@@ -17,6 +17,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from curation.hashing import sha256_of
+from curation.ids import IdTypeError, normalize_ids
 from curation.storage import Location, list_files, resolve
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -292,15 +294,10 @@ def read_ids(uri: str, id_column: str = "id") -> pa.Array:
 
 
 def _normalize_id_type(uri: str, id_column: str, ids: pa.Array) -> pa.Array:
-    if pa.types.is_integer(ids.type):
-        return ids.cast(pa.int64())
-    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
-        return ids.cast(pa.string())
-    if pa.types.is_null(ids.type):
-        return ids.cast(pa.string())
-    raise CorpusError(
-        f"{uri}: id column {id_column!r} has type {ids.type}; ids must be strings or integers"
-    )
+    try:
+        return normalize_ids(ids, id_column)
+    except IdTypeError as exc:
+        raise CorpusError(f"{uri}: {exc}") from None
 
 
 def duplicate_values(values: pa.Array, limit: int = MAX_LISTED) -> list:
@@ -317,11 +314,6 @@ def corpus_version(uri: str) -> str:
     """
     digest = hashlib.sha256()
     for loc in list_corpus_files(uri):
-        content = hashlib.sha256()
-        size = 0
-        with loc.fs.open_input_stream(loc.path) as f:
-            while chunk := f.read(8 * _BLOCK):
-                content.update(chunk)
-                size += len(chunk)
-        digest.update(f"{posixpath.basename(loc.path)}\0{size}\0{content.hexdigest()}\n".encode())
+        content, size = sha256_of(loc)
+        digest.update(f"{posixpath.basename(loc.path)}\0{size}\0{content}\n".encode())
     return digest.hexdigest()[:16]

@@ -1,29 +1,17 @@
 """Exact score coverage: every corpus id has one finite score and no score names an unknown id.
 
-The join is vectorised with ``pyarrow.compute.index_in`` (a hash join on the id column), so
-aligning 10^7 scores costs a few hash-table passes, not a Python loop.
+The join is :func:`curation.ids.match_ids` (one dictionary-encode of both id columns, then
+numpy), the same join the GX coverage check validates, so the rule lives in one place.
 """
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.corpus import duplicate_values
+from curation.ids import IdMatch, IdTypeError, id_kind, match_ids, normalize_ids
 from curation.scores.errors import MAX_IDS, ScoreError
 
 QUANTILES = {"p01": 0.01, "p10": 0.10, "p50": 0.50, "p90": 0.90, "p99": 0.99}
-
-
-def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def _id_kind(values: pa.Array) -> str | None:
-    if pa.types.is_integer(values.type):
-        return "int"
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        return "str"
-    return None
 
 
 def _matching_ids(corpus_ids: pa.Array, table: pa.Table) -> tuple[pa.Array, pa.Array]:
@@ -32,24 +20,24 @@ def _matching_ids(corpus_ids: pa.Array, table: pa.Table) -> tuple[pa.Array, pa.A
         raise ScoreError("empty_table", "the score table has no rows")
     if "id" not in table.column_names:
         raise ScoreError("missing_id_column", f"columns present: {table.column_names}", column="id")
-    corpus_ids = _as_array(corpus_ids)
-    score_ids = _as_array(table.column("id"))
-    kinds = (_id_kind(corpus_ids), _id_kind(score_ids))
+    kinds = (id_kind(corpus_ids), id_kind(table.column("id")))
     if None in kinds or kinds[0] != kinds[1]:
         raise ScoreError(
             "wrong_type",
             f"corpus ids are {corpus_ids.type} but score ids are "
-            f"{score_ids.type}; both must be strings or both integers",
+            f"{table.column('id').type}; both must be strings or both integers",
             column="id",
         )
-    common = pa.int64() if kinds[0] == "int" else pa.string()
-    return corpus_ids.cast(common), score_ids.cast(common)
+    try:
+        return normalize_ids(corpus_ids, "id"), normalize_ids(table.column("id"), "id")
+    except IdTypeError as exc:
+        raise ScoreError("wrong_type", str(exc), column="id") from None
 
 
 def _score_values(table: pa.Table, column: str) -> pa.Array:
     if column not in table.column_names:
         raise ScoreError("missing_column", f"columns present: {table.column_names}", column=column)
-    values = _as_array(table.column(column))
+    values = table.column(column).combine_chunks()
     if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
         raise ScoreError(
             "wrong_type",
@@ -59,33 +47,40 @@ def _score_values(table: pa.Table, column: str) -> pa.Array:
     return values.cast(pa.float64())
 
 
+def _match(corpus_ids: pa.Array, score_ids: pa.Array) -> IdMatch:
+    try:
+        return match_ids(corpus_ids, score_ids)
+    except IdTypeError as exc:
+        raise ScoreError("wrong_type", str(exc), column="id") from None
+
+
 def align_scores(corpus_ids: pa.Array, table: pa.Table, column: str) -> np.ndarray:
     """Scores of ``column`` in corpus row order (float64), after exact coverage checks."""
     corpus_ids, score_ids = _matching_ids(corpus_ids, table)
     values = _score_values(table, column)
-    dupes = duplicate_values(score_ids)
-    if dupes:
+    match = _match(corpus_ids, score_ids)
+    if match.repeated.any():
+        dupes = pc.unique(score_ids.filter(pa.array(match.repeated)))[:MAX_IDS].to_pylist()
         raise ScoreError(
             "duplicate_ids", "ids appear more than once in the score table", column="id", ids=dupes
         )
-    unknown = score_ids.filter(pc.invert(pc.is_in(score_ids, value_set=corpus_ids)))
-    if len(unknown):
+    unknown = np.flatnonzero(~match.known)
+    if unknown.size:
         raise ScoreError(
             "unknown_ids",
-            f"{len(unknown)} score row(s) name ids not in the corpus",
+            f"{unknown.size} score row(s) name ids not in the corpus",
             column="id",
-            ids=unknown[:MAX_IDS].to_pylist(),
+            ids=score_ids.take(pa.array(unknown[:MAX_IDS])).to_pylist(),
         )
-    positions = pc.index_in(corpus_ids, value_set=score_ids)
-    if positions.null_count:
-        missing = corpus_ids.filter(positions.is_null())
+    missing = match.missing_rows
+    if missing.size:
         raise ScoreError(
             "missing_scores",
-            f"{len(missing)} corpus id(s) have no score",
+            f"{missing.size} corpus id(s) have no score",
             column=column,
-            ids=missing[:MAX_IDS].to_pylist(),
+            ids=corpus_ids.take(pa.array(missing[:MAX_IDS])).to_pylist(),
         )
-    aligned = values.take(positions).to_numpy(zero_copy_only=False)
+    aligned = values.take(pa.array(match.score_row)).to_numpy(zero_copy_only=False)
     bad = ~np.isfinite(aligned)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -93,7 +88,7 @@ def align_scores(corpus_ids: pa.Array, table: pa.Table, column: str) -> np.ndarr
             "non_finite",
             f"{rows.size} score(s) are NaN, infinite or null",
             column=column,
-            ids=corpus_ids.take(rows[:MAX_IDS]).to_pylist(),
+            ids=corpus_ids.take(pa.array(rows[:MAX_IDS])).to_pylist(),
         )
     return aligned.astype(np.float64, copy=False)
 
@@ -113,10 +108,10 @@ def coverage_report(corpus_ids: pa.Array, table: pa.Table, columns: list[str]) -
     report: dict = {"rows": len(corpus_ids), "score_rows": table.num_rows}
     try:
         corpus, scores = _matching_ids(corpus_ids, table)
-        counts = pc.value_counts(scores)
-        report["duplicates"] = int(pc.sum(pc.greater(counts.field("counts"), 1)).as_py() or 0)
-        report["unknown"] = int(len(scores) - pc.sum(pc.is_in(scores, value_set=corpus)).as_py())
-        report["missing"] = int(len(corpus) - pc.sum(pc.is_in(corpus, value_set=scores)).as_py())
+        match = _match(corpus, scores)
+        report["duplicates"] = int(np.unique(match.score_codes[match.repeated]).size)
+        report["unknown"] = int((~match.known).sum())
+        report["missing"] = int(match.missing_rows.size)
     except (ScoreError, pa.ArrowException) as exc:
         report["error"] = str(exc)
         return report

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.corpus import CorpusError, format_of, iter_batches, list_corpus_files
+from curation.ids import IdTypeError, normalize_ids
 from curation.scores.errors import MAX_IDS, ScoreError
 
 _NUMBER = r"^[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)$"
@@ -45,15 +46,12 @@ def _read_parquet(loc) -> pa.Table:
         raise CorpusError(f"{loc.uri}: corrupt or truncated parquet file ({exc})") from exc
 
 
-def id_array(values: pa.ChunkedArray | pa.Array, column: str) -> pa.ChunkedArray:
-    """Ids as string or int64; anything else is a ``wrong_type`` error."""
-    if pa.types.is_integer(values.type):
-        return values.cast(pa.int64())
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        return values.cast(pa.string())
-    raise ScoreError(
-        "wrong_type", f"ids must be strings or integers, got {values.type}", column=column
-    )
+def id_array(values: pa.ChunkedArray | pa.Array, column: str) -> pa.Array:
+    """Ids as string or int64 (:func:`curation.ids.normalize_ids`); else ``wrong_type``."""
+    try:
+        return normalize_ids(values, column)
+    except IdTypeError as exc:
+        raise ScoreError("wrong_type", str(exc), column=column) from None
 
 
 def parse_scores(values: pa.ChunkedArray, ids: pa.ChunkedArray, column: str) -> pa.ChunkedArray:

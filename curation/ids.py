@@ -1,0 +1,150 @@
+"""The one rule for ids: strings or integers, one Arrow type per kind, nothing converted.
+
+Every stage (corpus reader, score importer, coverage, checks) compares ids. They agree only
+if each normalises the same way: integers of any width to int64 (refusing uint64 values
+that int64 cannot hold, rather than wrapping them), strings to ``string``, dictionaries
+decoded. Int and string ids are different kinds and never equal each other: ``7`` is not
+``"007"``.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+class IdTypeError(ValueError):
+    """An id column of a type that is not strings or integers, or one that int64 cannot hold."""
+
+
+def as_arrow(values: Any) -> pa.Array:
+    """One contiguous Arrow array from Arrow, numpy or a Python sequence (no Python loop)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, from_pandas=True)
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    return values
+
+
+def id_kind(values: pa.Array | pa.ChunkedArray) -> str | None:
+    """``"int"``, ``"str"`` or None (not an id type)."""
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_integer(kind):
+        return "int"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+        return "str"
+    return None
+
+
+def normalize_ids(values: Any, column: str = "id") -> pa.Array:
+    """Ids as int64 or string; anything else (or a uint64 above 2^63-1) raises IdTypeError.
+
+    The error names ``column`` and, for overflow, the first offending value.
+    """
+    array = as_arrow(values)
+    kind = id_kind(array)
+    if kind is None:
+        raise IdTypeError(
+            f"id column {column!r} has type {array.type}; ids must be strings or integers"
+        )
+    if kind == "str":
+        return array.cast(pa.string())
+    if pa.types.is_uint64(array.type) and len(array) - array.null_count:
+        big = pc.greater(array, pa.scalar(_INT64_MAX, pa.uint64()))
+        if pc.any(big).as_py():
+            first = array.filter(big)[0].as_py()
+            count = pc.sum(big).as_py()
+            raise IdTypeError(
+                f"id column {column!r} holds {count} uint64 value(s) above the int64 maximum "
+                f"(first: {first}); ids must fit int64, or be stored as strings"
+            )
+    return array.cast(pa.int64())
+
+
+def _coded(values: Any) -> pa.Array:
+    """Ids under the rule above; columns of other types (floats) are coded as they are and
+    simply never match ids."""
+    array = as_arrow(values)
+    return normalize_ids(array) if id_kind(array) is not None else array
+
+
+def _dense_codes(arrays: list[pa.Array]) -> np.ndarray:
+    """Dictionary codes of the concatenation (-1 for null); disjoint types never match."""
+    if len({a.type for a in arrays}) > 1:
+        parts, offset = [], 0
+        for array in arrays:
+            codes = _dense_codes([array])
+            parts.append(np.where(codes >= 0, codes + offset, -1))
+            offset += int(codes.max(initial=-1)) + 1
+        return np.concatenate(parts)
+    joined = pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0]
+    indices = joined.dictionary_encode().indices.fill_null(-1)
+    return indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def shared_codes(*arrays: Any) -> list[np.ndarray]:
+    """Integer codes shared by all arrays: equal ids, equal codes; every null id gets its
+    own negative code, so nulls are never equal to anything (nor to each other)."""
+    if all(isinstance(a, np.ndarray) and a.dtype.kind == "i" for a in arrays):
+        joined = np.concatenate([a.astype(np.int64, copy=False) for a in arrays])
+        codes = pd.factorize(joined)[0].astype(np.int64)
+    else:
+        codes = _dense_codes([_coded(a) for a in arrays])
+    nulls = np.flatnonzero(codes < 0)
+    codes[nulls] = -(nulls + 1)
+    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+
+
+def present(codes: np.ndarray, size: int) -> np.ndarray:
+    """Boolean table over ``range(size)``: which (non-null) codes occur."""
+    mask = np.zeros(size, dtype=bool)
+    mask[codes[codes >= 0]] = True
+    return mask
+
+
+@dataclass(frozen=True)
+class IdMatch:
+    """How score-table ids meet corpus ids: the one join behind every coverage consumer.
+
+    ``known[i]``: score row i names a (non-null) corpus id. ``score_row[j]``: the score row
+    holding corpus row j's id (-1 when none; the last one when repeated). ``repeated[i]``:
+    score row i's id occurs more than once in the score table.
+    """
+
+    score_codes: np.ndarray
+    corpus_codes: np.ndarray
+    known: np.ndarray
+    score_row: np.ndarray
+    repeated: np.ndarray
+
+    @property
+    def missing_rows(self) -> np.ndarray:
+        """Corpus rows (non-null ids) that no score row names."""
+        return np.flatnonzero((self.score_row < 0) & (self.corpus_codes >= 0))
+
+
+def match_ids(corpus_ids: Any, score_ids: Any) -> IdMatch:
+    """Join score ids to corpus ids through shared codes (one hash pass, numpy after it).
+
+    Ids of different kinds (int vs string) never match. Raises IdTypeError for ids that
+    break the rule (e.g. uint64 beyond int64).
+    """
+    score_codes, corpus_codes = shared_codes(score_ids, corpus_ids)
+    size = int(max(score_codes.max(initial=-1), corpus_codes.max(initial=-1))) + 1
+    valid = score_codes >= 0
+    known = valid & present(corpus_codes, size)[np.maximum(score_codes, 0)]
+    row_of_code = np.full(size, -1, dtype=np.int64)
+    row_of_code[score_codes[valid]] = np.flatnonzero(valid)
+    score_row = np.where(corpus_codes >= 0, row_of_code[np.maximum(corpus_codes, 0)], -1)
+    counts = np.bincount(score_codes[valid], minlength=size)
+    repeated = valid & (counts[np.maximum(score_codes, 0)] > 1)
+    return IdMatch(score_codes, corpus_codes, known, score_row, repeated)

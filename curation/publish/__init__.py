@@ -1,0 +1,60 @@
+"""Versioned, immutable published datasets that training jobs can trust.
+
+``manifest`` says what a version is on storage, ``write`` publishes one, ``catalog`` finds
+committed versions, ``verify`` checks one against its manifest, ``diff`` compares two.
+"""
+
+from curation.hashing import sha256_of
+from curation.publish.catalog import (
+    list_datasets,
+    list_versions,
+    open_version,
+    published_at,
+    read_manifest,
+    resolve_version,
+)
+from curation.publish.diff import diff_versions
+from curation.publish.manifest import (
+    FORMAT_VERSION,
+    LATEST,
+    MANIFEST,
+    PUBLISH_INFO,
+    REQUIRED_COLUMNS,
+    REQUIRED_LINEAGE,
+    NotPublished,
+    PublishedVersion,
+    PublishError,
+    PublishRefused,
+    PublishStorageError,
+    canonical_json,
+    version_id,
+)
+from curation.publish.verify import verify_version
+from curation.publish.write import publish_version, set_latest
+
+__all__ = [
+    "FORMAT_VERSION",
+    "LATEST",
+    "MANIFEST",
+    "PUBLISH_INFO",
+    "REQUIRED_COLUMNS",
+    "REQUIRED_LINEAGE",
+    "NotPublished",
+    "PublishError",
+    "PublishRefused",
+    "PublishStorageError",
+    "PublishedVersion",
+    "canonical_json",
+    "diff_versions",
+    "list_datasets",
+    "list_versions",
+    "open_version",
+    "publish_version",
+    "published_at",
+    "read_manifest",
+    "resolve_version",
+    "set_latest",
+    "sha256_of",
+    "verify_version",
+    "version_id",
+]
