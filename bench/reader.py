@@ -3,8 +3,8 @@
 Usage: python bench/reader.py [--quick] [--rows N] [--batch-size B] [--row-group R]
                               [--reader PATH]
 
-Both sides produce the same items (per-rank batches of ``batch_size`` rows: Python ``str``
-for text, numpy for numbers), so the ratio measures the reader's own overhead: planning,
+Both sides produce the same items (per-rank batches of ``batch_size`` rows: compact Arrow
+arrays for text, numpy for numbers), so the ratio measures the reader's own overhead: planning,
 row-group seeks and slicing. The goal is reader time / floor time <= 1.5.
 
 Then per-rank I/O: for rank 1 of 4 (in-process, and with 2 DataLoader workers), samples/s
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import publish  # noqa: E402
 from curation import reader as reader_module  # noqa: E402
-from curation.reader import _to_python  # noqa: E402
+from curation.reader.rows import to_items  # noqa: E402
 
 LINEAGE = {
     "corpus_version": "bench",
@@ -78,10 +78,9 @@ def floor_scan(paths: list[str], batch_size: int) -> int:
     for path in paths:
         pf = pq.ParquetFile(path)
         for g in range(pf.num_row_groups):
-            cols = _to_python(pf.read_row_group(g))
-            n = len(cols["text"])
-            for a in range(0, n, batch_size):
-                rows += len({c: v[a : a + batch_size] for c, v in cols.items()}["text"])
+            table = pf.read_row_group(g)
+            for a in range(0, table.num_rows, batch_size):
+                rows += len(to_items(table.slice(a, batch_size), "arrow")["text"])
     return rows
 
 

@@ -4,6 +4,7 @@ import multiprocessing
 import os
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -79,7 +80,7 @@ def test_samples_match_published_rows(published):
     uri, version = published
     expected = publish.read_manifest(os.path.dirname(uri), "web", version)
     batches = list(OrderedDataset(uri, batch_size=10, columns=["id", "text"]))
-    texts = [t for b in batches for t in b["text"]]
+    texts = [t for b in batches for t in b["text"].to_pylist()]
     assert texts == [f"text of row {p}" for p in range(N)]
     assert set(batches[0]) == {"id", "text"} and expected["num_rows"] == N
 
@@ -326,6 +327,9 @@ def test_plain_dataloader_recipe(published):
     ds = OrderedDataset(uri, batch_size=8, columns=["text", "position"])
     positions = []
     for batch in DataLoader(ds, batch_size=None, num_workers=2):
-        assert isinstance(batch["text"], list) and isinstance(batch["position"], torch.Tensor)
+        assert isinstance(batch["text"], pa.Array) and isinstance(batch["position"], torch.Tensor)
+        assert batch["text"].to_pylist() == [f"text of row {p}" for p in batch["position"]]
         positions += batch["position"].tolist()
     assert positions == list(range(N))
+    as_lists = OrderedDataset(uri, batch_size=8, columns=["text"], strings="list")
+    assert next(iter(as_lists))["text"] == [f"text of row {p}" for p in range(8)]

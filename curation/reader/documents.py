@@ -16,16 +16,14 @@ docs/reader.md for recipes.
 """
 
 import math
-import posixpath
 from collections.abc import Iterator
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation import publish, storage
+from curation.reader.rows import RowSource, open_job_version, to_items
 
 _BLOCK_ROWS = 1 << 14  # rows decoded per read block: bounds memory independently of data size
 
@@ -34,126 +32,14 @@ class ChecksumMismatch(ValueError):
     """A shard's bytes differ from the sha256 its manifest recorded."""
 
 
-def split_dataset_uri(uri: str) -> tuple[str, str, str | None]:
-    """``<root>/<dataset>`` or ``<root>/<dataset>/<version>`` → (root, dataset, version or None)."""
-    loc = storage.resolve(uri)
-    if storage.exists(loc.join(publish.MANIFEST)):
-        dataset_path, version = posixpath.split(loc.path)
-    else:
-        dataset_path, version = loc.path, None
-    root_path, dataset = posixpath.split(dataset_path)
-    root = f"s3://{root_path}" if loc.is_s3 else root_path
-    return root, dataset, version
-
-
-class _RowSource:
-    """Reads global row ranges through parquet row groups, keeping one decoded group cached."""
-
-    def __init__(self, version_uri: str, manifest: dict, columns: list[str] | None):
-        self._dir = storage.resolve(version_uri)
-        self._columns = columns
-        sizes, owners = [], []
-        for i, shard in enumerate(manifest["shards"]):
-            groups = shard.get("row_groups") or [shard["rows"]]
-            sizes += groups
-            owners += [(i, j) for j in range(len(groups))]
-        self._names = [s["name"] for s in manifest["shards"]]
-        self._owners = owners
-        self._starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-        self._file = None
-        self._pf = None
-        self._file_idx = -1
-        self._cached = (-1, None)
-
-    def _parquet(self, shard_idx: int) -> pq.ParquetFile:
-        if shard_idx != self._file_idx:
-            self.close()
-            loc = self._dir.join(self._names[shard_idx])
-            self._file = loc.fs.open_input_file(loc.path)
-            self._pf = pq.ParquetFile(self._file)
-            self._file_idx = shard_idx
-        return self._pf
-
-    def _group(self, g: int) -> pa.Table:
-        if self._cached[0] != g:
-            shard_idx, local = self._owners[g]
-            table = self._parquet(shard_idx).read_row_group(local, columns=self._columns)
-            self._cached = (g, table)
-        return self._cached[1]
-
-    def read(self, lo: int, hi: int) -> pa.Table:
-        """Rows [lo, hi) in global order."""
-        return self.read_ranges(np.array([lo], dtype=np.int64), np.array([hi], dtype=np.int64))
-
-    def read_ranges(self, lo: np.ndarray, hi: np.ndarray) -> pa.Table:
-        """Rows of the ascending, disjoint ranges [lo_i, hi_i), concatenated.
-
-        Decodes only the row groups the ranges overlap (never the groups in the gaps, which
-        hold other ranks' and workers' rows), each at most once, and keeps only our rows.
-        """
-        keep = hi > lo
-        lo, hi = lo[keep].astype(np.int64), hi[keep].astype(np.int64)
-        if not len(lo):
-            return self.empty()
-        groups, starts, stops = self._pieces(lo, hi)
-        tables = []
-        for g in np.unique(groups).tolist():
-            mine = groups == g
-            tables.append(self._take(g, starts[mine], stops[mine]))
-        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-
-    def _pieces(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Split ranges at row-group borders: (group, local start, local stop) per piece."""
-        first = np.searchsorted(self._starts, lo, side="right") - 1
-        last = np.searchsorted(self._starts, hi - 1, side="right") - 1
-        counts = last - first + 1
-        which = np.repeat(np.arange(len(lo)), counts)
-        within = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
-        groups = first[which] + within
-        g_lo = self._starts[groups]
-        starts = np.maximum(lo[which], g_lo) - g_lo
-        stops = np.minimum(hi[which], self._starts[groups + 1]) - g_lo
-        return groups, starts, stops
-
-    def _take(self, g: int, starts: np.ndarray, stops: np.ndarray) -> pa.Table:
-        """Our rows of group ``g``: a zero-copy slice when contiguous, else one compacting take
-        (so the decoded group can be freed as soon as the next one is read)."""
-        table = self._group(g)
-        lengths = stops - starts
-        if len(starts) == 1 or np.array_equal(starts[1:], stops[:-1]):
-            return table.slice(int(starts[0]), int(stops[-1] - starts[0]))
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        return table.take(pa.array(np.arange(int(lengths.sum()), dtype=np.int64) + offsets))
-
-    def empty(self) -> pa.Table:
-        """A zero-row table with the projected schema (a rank's empty tail batch)."""
-        table = self._parquet(0).schema_arrow.empty_table()
-        return table.select(self._columns) if self._columns else table
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        self._file, self._file_idx, self._cached = None, -1, (-1, None)
-
-
-def _to_python(table: pa.Table, numbers_as_numpy: bool = True) -> dict:
-    """Strings/binary become Python lists; numbers numpy arrays (a DataLoader makes tensors)."""
-    out = {}
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        numeric = pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
-        if numbers_as_numpy and numeric:
-            out[name] = col.to_numpy()
-        else:
-            out[name] = col.to_pylist()
-    return out
-
-
 class OrderedDataset(IterableDataset):
     """Yields a published version in its global order, split by rank and DataLoader worker.
 
     ``batch_size`` (per rank) set: each item is one step's batch for this rank, a dict of
-    column → list (strings) or numpy array (numbers); use ``DataLoader(ds, batch_size=None)``
-    or :meth:`loader`. ``batch_size=None``: items are single samples (dicts), with the same
+    column → numpy array (numbers) or, for strings, a compact ``pyarrow`` array
+    (``strings="arrow"``, default: cheap to hand from DataLoader workers) or a list
+    (``strings="list"``); use ``DataLoader(ds, batch_size=None)`` or :meth:`loader`.
+    ``batch_size=None``: items are single samples (dicts of Python values), with the same
     contract at batch size 1 (rank r gets global positions ``p % world_size == r``).
     ``verify=True`` hashes this rank's part of the shards at open (see :meth:`verify_checksums`).
     """
@@ -168,22 +54,23 @@ class OrderedDataset(IterableDataset):
         batch_size: int | None = None,
         drop_last: bool = False,
         columns: list[str] | None = None,
+        strings: str = "arrow",
         verify: bool = False,
     ):
         if world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"need 0 <= rank < world_size, got {rank=} {world_size=}")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
-        root, dataset, pinned = split_dataset_uri(uri)
-        if pinned is not None and version not in ("latest", pinned):
-            raise ValueError(f"{uri} is version {pinned}, but version={version!r} was asked for")
-        pv = publish.open_version(root, dataset, pinned or version)
-        self.dataset, self.version, self.uri = dataset, pv.version, pv.uri
+        if strings not in ("arrow", "list"):
+            raise ValueError(f"strings must be 'arrow' or 'list', got {strings!r}")
+        pv = open_job_version(uri, version, world_size)
+        self.dataset, self.version, self.uri = pv.dataset, pv.version, pv.uri
         self.manifest = pv.manifest
         self.num_rows = int(pv.manifest["num_rows"])
         self.rank, self.world_size = rank, world_size
         self.batch_size, self.drop_last = batch_size, drop_last
-        self.columns = columns
+        self.columns, self.strings = columns, strings
+        self.epoch = 0
         self._start = 0
         self._steps = 0
         if verify:
@@ -207,7 +94,13 @@ class OrderedDataset(IterableDataset):
         return left // per if self.drop_last else math.ceil(left / per)
 
     def __len__(self) -> int:
-        return self.num_steps()
+        """Items this rank yields: steps in batch mode; in sample mode the steps whose
+        ragged tail still holds a row for this rank."""
+        steps = self.num_steps()
+        if self.batch_size is not None or not steps:
+            return steps
+        lo, hi = self.rank_ranges(np.array([steps - 1]))
+        return steps - int(hi[0] == lo[0])
 
     def rank_ranges(self, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """This rank's [lo, hi) global row range for each step (the documented contract)."""
@@ -228,30 +121,36 @@ class OrderedDataset(IterableDataset):
             self._steps = 0
         steps = np.arange(worker, self.num_steps(), workers, dtype=np.int64)
         per_block = max(1, _BLOCK_ROWS // (self.batch_size or 1))  # ~16k of our rows per block
-        source = _RowSource(self.uri, self.manifest, self.columns)
+        source = RowSource(self.uri, self.manifest, self.columns)
         try:
             for i in range(0, len(steps), per_block):
                 for item in self._block(source, steps[i : i + per_block]):
                     if in_process:
                         self._steps += 1
                     yield item
+            if in_process:  # reached only when the pass ran to its end
+                self.end_epoch()
         finally:
             source.close()
 
-    def _block(self, source: _RowSource, steps: np.ndarray) -> Iterator[dict]:
+    def end_epoch(self) -> None:
+        """A full pass is done: the next one starts at row 0 (whatever the resume row was)."""
+        self.epoch, self._start, self._steps = self.epoch + 1, 0, 0
+
+    def _block(self, source: RowSource, steps: np.ndarray) -> Iterator[dict]:
         """Read this rank's rows for a block of steps in one pass, then cut them into batches."""
         lo, hi = self.rank_ranges(steps)
         lengths = hi - lo
         cover = source.read_ranges(lo, hi)
-        cols = _to_python(cover, numbers_as_numpy=self.batch_size is not None)
-        bounds = np.concatenate([[0], np.cumsum(lengths)])
         if self.batch_size is None:
+            cols = cover.to_pydict()
             names = list(cols)
             for values in zip(*(cols[c] for c in names), strict=True):
                 yield dict(zip(names, values, strict=True))
             return
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            yield {c: v[a:b] for c, v in cols.items()}
+            yield to_items(cover.slice(a, b - a), self.strings)
 
     def loader(self, num_workers: int = 0, **kwargs) -> "OrderedLoader":
         """A DataLoader that keeps the order and counts consumed steps for :meth:`state_dict`."""
@@ -260,7 +159,8 @@ class OrderedDataset(IterableDataset):
     # -------------------------------------------------------------- resume
 
     def state_dict(self, steps_done: int | None = None) -> dict:
-        """Where the job stands, as a global sample count (independent of ranks and workers).
+        """Where the job stands: epoch and global sample count (independent of ranks and
+        workers).
 
         ``steps_done``: steps consumed since the start/last resume; default: what this
         object yielded in-process or through :meth:`loader`. Plain DataLoaders with workers
@@ -268,10 +168,18 @@ class OrderedDataset(IterableDataset):
         """
         steps = self._steps if steps_done is None else steps_done
         consumed = min(self.num_rows, self._start + steps * self.global_batch_size)
-        return {"dataset": self.dataset, "version": self.version, "samples_consumed": consumed}
+        epoch = self.epoch
+        if consumed == self.num_rows:  # a finished pass: the next one starts at row 0
+            epoch, consumed = epoch + 1, 0
+        return {
+            "dataset": self.dataset,
+            "version": self.version,
+            "epoch": epoch,
+            "samples_consumed": consumed,
+        }
 
     def load_state_dict(self, state: dict) -> None:
-        """Resume exactly at ``samples_consumed``; refuses a state from another version."""
+        """Resume exactly at ``samples_consumed`` of ``epoch``; refuses another version."""
         if state.get("version") != self.version:
             raise ValueError(
                 f"state is for version {state.get('version')!r}, this reader has {self.version!r}"
@@ -280,6 +188,7 @@ class OrderedDataset(IterableDataset):
         if not 0 <= consumed <= self.num_rows:
             raise ValueError(f"samples_consumed={consumed} outside [0, {self.num_rows}]")
         self._start, self._steps = consumed, 0
+        self.epoch = int(state.get("epoch", 0))
 
     # -------------------------------------------------------------- integrity
 
@@ -317,6 +226,10 @@ class OrderedLoader:
         self.num_workers = num_workers
         self._dl = DataLoader(dataset, batch_size=None, num_workers=num_workers, **kwargs)
 
+    @property
+    def epoch(self) -> int:
+        return self.dataset.epoch
+
     def __len__(self) -> int:
         return len(self.dataset)
 
@@ -324,10 +237,12 @@ class OrderedLoader:
         if self.num_workers == 0:
             yield from self._dl  # the dataset counts its own steps in-process
             return
-        self.dataset._steps = 0
+        ds = self.dataset
+        ds._steps = 0
         for item in self._dl:
-            self.dataset._steps += 1
+            ds._steps += 1
             yield item
+        ds.end_epoch()  # reached only when the pass ran to its end
 
     def state_dict(self) -> dict:
         return self.dataset.state_dict()

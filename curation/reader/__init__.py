@@ -1,0 +1,33 @@
+"""Order-preserving readers of published versions for torch training jobs.
+
+* :class:`OrderedDataset` (``documents``): documents in published order, split by rank and
+  DataLoader worker, exact resume across world sizes.
+* :class:`PackedDataset` (``packed``): one global token stream in published order cut into
+  fixed-length sequences, dealt to ranks by index so that every rank runs the same steps.
+
+See docs/reader.md.
+"""
+
+from curation.reader.documents import (
+    ChecksumMismatch,
+    OrderedDataset,
+    OrderedLoader,
+    set_torch_threads_for_workers,
+)
+from curation.reader.packed import PackedDataset, PackedLoader
+from curation.reader.rows import RowSource, VersionMismatch, open_job_version, split_dataset_uri
+
+_RowSource = RowSource  # the name tests and older callers use
+
+__all__ = [
+    "ChecksumMismatch",
+    "OrderedDataset",
+    "OrderedLoader",
+    "PackedDataset",
+    "PackedLoader",
+    "RowSource",
+    "VersionMismatch",
+    "open_job_version",
+    "set_torch_threads_for_workers",
+    "split_dataset_uri",
+]

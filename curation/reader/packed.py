@@ -1,0 +1,234 @@
+"""Packed token sequences in published order, dealt to ranks by index.
+
+One global token stream: the documents in published order, each followed by the
+tokenizer's end-of-document (EOT) token, cut into ``seq_len`` sequences. With a global batch
+of ``B = world_size * batch_size`` sequences, step s gives rank r the sequences
+``[s*B + r*b, s*B + (r+1)*b)``. Every rank sees the same stream, so every rank runs the same
+number of steps (packing each rank's own documents would not: a DDP deadlock).
+
+Tokenization runs in DataLoader workers (:meth:`PackedDataset.loader`): worker w tokenizes
+blocks ``k % W == w`` (a parquet row group, or a range of a token export), the DataLoader's
+in-order round robin hands them back in order, and the main process cuts sequences. Workers
+send token arrays, never Python strings. On a token export (``curation.export.tokens``) no
+tokenization happens at all and ``len()`` is known up front.
+"""
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from curation.export import tokens as token_export
+from curation.reader.blocks import TextBlocks, token_blocks
+from curation.reader.rows import open_job_version
+from curation.tokenize import Tokenizer, load_tokenizer
+
+_EXPORT_BLOCK_TOKENS = 1 << 20  # tokens per block read from a token export
+
+
+class ExportBlocks:
+    """Blocks of a token export: token ranges read straight from its shards."""
+
+    def __init__(self, store: "token_export.TokenStore"):
+        self.store = store
+        self.total_tokens = store.num_tokens
+
+    def plan(self, row: int, skip: int) -> np.ndarray:
+        start = int(self.store.doc_offsets[row]) + skip
+        lo = np.arange(start, self.total_tokens, _EXPORT_BLOCK_TOKENS, dtype=np.int64)
+        hi = np.minimum(lo + _EXPORT_BLOCK_TOKENS, self.total_tokens)
+        return np.stack([lo, hi, np.zeros_like(lo)], axis=1)
+
+    def read(self, lo: int, hi: int, skip: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.store.read(lo, hi), self.store.ends_within(lo, hi)
+
+
+class PackedDataset(IterableDataset):
+    """Fixed-length token sequences of a published version (or of its token export).
+
+    ``uri``: a published dataset (``<root>/<dataset>``, or a version directory) or a token
+    export directory. ``tokenizer``: a spec for :func:`curation.tokenize.load_tokenizer`
+    (default ``"bytes"``; an export uses its own, and refuses a different one).
+    ``tail="drop"`` drops the last partial global batch; ``"pad"`` keeps it, padded with
+    EOT, and every batch carries ``loss_mask`` (True real, False padding).
+    ``positions=True`` adds ``position_ids`` that restart at 0 after every EOT and at every
+    sequence start. Items: dicts of int64 tensors ``[batch_size, seq_len]``.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        version: str = "latest",
+        *,
+        seq_len: int,
+        tokenizer: "str | Tokenizer | None" = None,
+        rank: int = 0,
+        world_size: int = 1,
+        batch_size: int = 1,
+        tail: str = "drop",
+        positions: bool = False,
+        column: str = "text",
+    ):
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got {rank=} {world_size=}")
+        if seq_len < 1 or batch_size < 1:
+            raise ValueError(f"seq_len and batch_size must be >= 1, got {seq_len}, {batch_size}")
+        if tail not in ("drop", "pad"):
+            raise ValueError(f"tail must be 'drop' or 'pad', got {tail!r}")
+        self.seq_len, self.rank, self.world_size = seq_len, rank, world_size
+        self.batch_size, self.tail, self.positions = batch_size, tail, positions
+        if token_export.is_export(uri):
+            store = token_export.TokenStore(uri)
+            self._check_tokenizer(store, tokenizer)
+            self.tokenizer = load_tokenizer(store.tokenizer_spec)
+            self.dataset, self.version = store.source["dataset"], store.source["version"]
+            self.source = ExportBlocks(store)
+        else:
+            pv = open_job_version(uri, version, world_size)
+            self.tokenizer = load_tokenizer(tokenizer or "bytes")
+            self.dataset, self.version = pv.dataset, pv.version
+            self.source = TextBlocks(pv.uri, pv.manifest, column, self.tokenizer)
+        self.epoch, self._sequences, self._anchor = 0, 0, (0, 0)
+        self._steps = 0
+
+    @staticmethod
+    def _check_tokenizer(store, tokenizer) -> None:
+        if tokenizer is not None and load_tokenizer(tokenizer).fingerprint != store.fingerprint:
+            raise ValueError(
+                f"{store.uri} was tokenized with {store.tokenizer['spec']!r}, not {tokenizer!r}"
+            )
+
+    # -------------------------------------------------------------- plan
+
+    @property
+    def global_batch_size(self) -> int:
+        return self.world_size * self.batch_size
+
+    def num_steps(self) -> int:
+        """Steps left from the resume point (equal on every rank); needs a token export, since
+        the stream's length is unknown before the text is tokenized."""
+        total = self.source.total_tokens
+        if total is None:
+            raise TypeError("the number of steps needs a token export (curation.export.tokens)")
+        left, per = total - self._sequences * self.seq_len, self.global_batch_size * self.seq_len
+        return left // per if self.tail == "drop" else -(-left // per)
+
+    def __len__(self) -> int:
+        return self.num_steps()
+
+    # -------------------------------------------------------------- iteration
+
+    def __iter__(self) -> Iterator[dict]:
+        if get_worker_info() is not None:
+            raise RuntimeError(
+                "PackedDataset cuts one global stream in the main process: use "
+                "ds.loader(num_workers=W) instead of DataLoader(ds, num_workers=W)"
+            )
+        return self._iterate(0, {})
+
+    def loader(self, num_workers: int = 0, **kwargs) -> "PackedLoader":
+        """Tokenize in ``num_workers`` DataLoader workers, pack in this process, count steps."""
+        return PackedLoader(self, num_workers, kwargs)
+
+    def _iterate(self, num_workers: int, kwargs: dict) -> Iterator[dict]:
+        need = self.global_batch_size * self.seq_len
+        buf, ends, at = np.empty(0, self.tokenizer.dtype), np.empty(0, bool), 0
+        self._steps = 0
+        plan = self.source.plan(*self._anchor)
+        for tokens, block_ends in token_blocks(self.source, plan, num_workers, kwargs):
+            mask = np.zeros(len(tokens), dtype=bool)
+            mask[block_ends] = True
+            buf, ends, at = np.concatenate([buf[at:], tokens]), np.concatenate([ends[at:], mask]), 0
+            while len(buf) - at >= need:
+                yield self._step(buf[at : at + need], ends[at : at + need], need)
+                at += need
+        rest = len(buf) - at
+        if self.tail == "pad" and rest:
+            pad = np.full(need, self.tokenizer.eot_id, dtype=buf.dtype)
+            pad[:rest] = buf[at:]
+            mask = np.zeros(need, dtype=bool)
+            mask[:rest] = ends[at:]
+            yield self._step(pad, mask, rest)
+        self.end_epoch()  # reached only when the pass ran to its end
+
+    def _step(self, chunk: np.ndarray, ends: np.ndarray, real: int) -> dict:
+        """This rank's sequences of one global step; advances the resume anchor."""
+        b, seq = self.batch_size, self.seq_len
+        lo, hi = self.rank * b * seq, (self.rank + 1) * b * seq
+        batch = {"input_ids": torch.from_numpy(chunk[lo:hi].astype(np.int64).reshape(b, seq))}
+        if self.tail == "pad":
+            real_mask = np.arange(lo, hi) < real
+            batch["loss_mask"] = torch.from_numpy(real_mask.reshape(b, seq))
+        if self.positions:
+            batch["position_ids"] = torch.from_numpy(_positions(ends[lo:hi], seq).reshape(b, seq))
+        self._advance(ends[:real], real)
+        return batch
+
+    def _advance(self, ends: np.ndarray, n: int) -> None:
+        row, skip = self._anchor
+        done = np.flatnonzero(ends)
+        self._anchor = (row + len(done), n - int(done[-1]) - 1) if len(done) else (row, skip + n)
+        self._sequences += -(-n // self.seq_len)
+        self._steps += 1
+
+    def end_epoch(self) -> None:
+        """The stream is used up: the next pass starts at its first token."""
+        self.epoch, self._sequences, self._anchor, self._steps = self.epoch + 1, 0, (0, 0), 0
+
+    # -------------------------------------------------------------- resume
+
+    def state_dict(self) -> dict:
+        """Epoch, global sequences consumed, and the document/token where they end (so a
+        resume needs no re-tokenizing); independent of ranks, workers and batch size."""
+        return {
+            "dataset": self.dataset,
+            "version": self.version,
+            "tokenizer": self.tokenizer.fingerprint,
+            "seq_len": self.seq_len,
+            "epoch": self.epoch,
+            "sequences_consumed": self._sequences,
+            "document": self._anchor[0],
+            "document_tokens": self._anchor[1],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume exactly after ``sequences_consumed`` sequences of ``epoch``."""
+        for key in ("version", "tokenizer", "seq_len"):
+            if state.get(key) != self.state_dict()[key]:
+                raise ValueError(
+                    f"state has {key}={state.get(key)!r}, this reader {self.state_dict()[key]!r}"
+                )
+        sequences = int(state["sequences_consumed"])
+        if isinstance(self.source, ExportBlocks):
+            anchor = self.source.store.anchor(sequences * self.seq_len)
+        else:
+            anchor = (int(state["document"]), int(state["document_tokens"]))
+        self.epoch, self._sequences, self._anchor = int(state["epoch"]), sequences, anchor
+
+
+def _positions(ends: np.ndarray, seq_len: int) -> np.ndarray:
+    """Position of each token in its document, restarting after an EOT and per sequence."""
+    idx = np.arange(len(ends), dtype=np.int64)
+    reset = idx % seq_len == 0
+    reset[1:] |= ends[:-1]
+    return idx - np.maximum.accumulate(np.where(reset, idx, 0))
+
+
+class PackedLoader:
+    """Iterates a PackedDataset with tokenization in DataLoader workers; keeps its state."""
+
+    def __init__(self, dataset: PackedDataset, num_workers: int, kwargs: dict):
+        self.dataset, self.num_workers, self.kwargs = dataset, num_workers, kwargs
+
+    def __iter__(self) -> Iterator[dict]:
+        return self.dataset._iterate(self.num_workers, dict(self.kwargs))
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def state_dict(self) -> dict:
+        return self.dataset.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.dataset.load_state_dict(state)

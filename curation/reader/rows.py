@@ -1,0 +1,173 @@
+"""Global row ranges of a published version, read through parquet row groups.
+
+Shared by the document reader and the packed-token reader; also opens the version a job
+reads, resolving ``latest`` once for all ranks (see :func:`open_job_version`).
+"""
+
+import posixpath
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch.distributed as dist
+
+from curation import publish, storage
+
+
+def split_dataset_uri(uri: str) -> tuple[str, str, str | None]:
+    """``<root>/<dataset>`` or ``<root>/<dataset>/<version>`` → (root, dataset, version or None)."""
+    loc = storage.resolve(uri)
+    if storage.exists(loc.join(publish.MANIFEST)):
+        dataset_path, version = posixpath.split(loc.path)
+    else:
+        dataset_path, version = loc.path, None
+    root_path, dataset = posixpath.split(dataset_path)
+    root = f"s3://{root_path}" if loc.is_s3 else root_path
+    return root, dataset, version
+
+
+class RowSource:
+    """Reads global row ranges through parquet row groups, keeping one decoded group cached."""
+
+    def __init__(self, version_uri: str, manifest: dict, columns: list[str] | None):
+        self._dir = storage.resolve(version_uri)
+        self._columns = columns
+        sizes, owners = [], []
+        for i, shard in enumerate(manifest["shards"]):
+            groups = shard.get("row_groups") or [shard["rows"]]
+            sizes += groups
+            owners += [(i, j) for j in range(len(groups))]
+        self._names = [s["name"] for s in manifest["shards"]]
+        self._owners = owners
+        self._starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self._file = None
+        self._pf = None
+        self._file_idx = -1
+        self._cached = (-1, None)
+
+    def _parquet(self, shard_idx: int) -> pq.ParquetFile:
+        if shard_idx != self._file_idx:
+            self.close()
+            loc = self._dir.join(self._names[shard_idx])
+            self._file = loc.fs.open_input_file(loc.path)
+            self._pf = pq.ParquetFile(self._file)
+            self._file_idx = shard_idx
+        return self._pf
+
+    def _group(self, g: int) -> pa.Table:
+        if self._cached[0] != g:
+            shard_idx, local = self._owners[g]
+            table = self._parquet(shard_idx).read_row_group(local, columns=self._columns)
+            self._cached = (g, table)
+        return self._cached[1]
+
+    @property
+    def group_starts(self) -> np.ndarray:
+        """Global row where each row group starts, plus the total row count at the end."""
+        return self._starts
+
+    def read(self, lo: int, hi: int) -> pa.Table:
+        """Rows [lo, hi) in global order."""
+        return self.read_ranges(np.array([lo], dtype=np.int64), np.array([hi], dtype=np.int64))
+
+    def read_ranges(self, lo: np.ndarray, hi: np.ndarray) -> pa.Table:
+        """Rows of the ascending, disjoint ranges [lo_i, hi_i), concatenated.
+
+        Decodes only the row groups the ranges overlap (never the groups in the gaps, which
+        hold other ranks' and workers' rows), each at most once, and keeps only our rows.
+        """
+        keep = hi > lo
+        lo, hi = lo[keep].astype(np.int64), hi[keep].astype(np.int64)
+        if not len(lo):
+            return self.empty()
+        groups, starts, stops = self._pieces(lo, hi)
+        tables = []
+        for g in np.unique(groups).tolist():
+            mine = groups == g
+            tables.append(self._take(g, starts[mine], stops[mine]))
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+    def _pieces(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Split ranges at row-group borders: (group, local start, local stop) per piece."""
+        first = np.searchsorted(self._starts, lo, side="right") - 1
+        last = np.searchsorted(self._starts, hi - 1, side="right") - 1
+        counts = last - first + 1
+        which = np.repeat(np.arange(len(lo)), counts)
+        within = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+        groups = first[which] + within
+        g_lo = self._starts[groups]
+        starts = np.maximum(lo[which], g_lo) - g_lo
+        stops = np.minimum(hi[which], self._starts[groups + 1]) - g_lo
+        return groups, starts, stops
+
+    def _take(self, g: int, starts: np.ndarray, stops: np.ndarray) -> pa.Table:
+        """Our rows of group ``g``: a zero-copy slice when contiguous, else one compacting take
+        (so the decoded group can be freed as soon as the next one is read)."""
+        table = self._group(g)
+        lengths = stops - starts
+        if len(starts) == 1 or np.array_equal(starts[1:], stops[:-1]):
+            return table.slice(int(starts[0]), int(stops[-1] - starts[0]))
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        return table.take(pa.array(np.arange(int(lengths.sum()), dtype=np.int64) + offsets))
+
+    def empty(self) -> pa.Table:
+        """A zero-row table with the projected schema (a rank's empty tail batch)."""
+        table = self._parquet(0).schema_arrow.empty_table()
+        return table.select(self._columns) if self._columns else table
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._file, self._file_idx, self._cached = None, -1, (-1, None)
+
+
+class VersionMismatch(ValueError):
+    """Ranks of one job opened different versions of a dataset."""
+
+
+def open_job_version(uri: str, version: str, world_size: int) -> publish.PublishedVersion:
+    """The version this job reads, the same on every rank.
+
+    ``latest`` moves when a new version is published; ranks that each resolve it on either
+    side of a publish would read different data. With a torch process group initialised,
+    rank 0 resolves the name and broadcasts the id, and every rank checks that all ranks
+    hold the same id (a mismatch raises :class:`VersionMismatch` on every rank). Without a
+    process group, pass a concrete id to every rank (log ``ds.version`` once, or resolve it
+    with ``curation.publish.resolve_version`` in the launcher).
+    """
+    root, dataset, pinned = split_dataset_uri(uri)
+    if pinned is not None and version not in ("latest", pinned):
+        raise ValueError(f"{uri} is version {pinned}, but version={version!r} was asked for")
+    version = pinned or version
+    grouped = world_size > 1 and dist.is_available() and dist.is_initialized()
+    if grouped and version == "latest":
+        chosen = [publish.resolve_version(root, dataset) if dist.get_rank() == 0 else None]
+        dist.broadcast_object_list(chosen, src=0)
+        version = chosen[0]
+    pv = publish.open_version(root, dataset, version)
+    if grouped:
+        ids = [None] * dist.get_world_size()
+        dist.all_gather_object(ids, pv.version)
+        if len(set(ids)) > 1:
+            raise VersionMismatch(f"ranks of this job opened different versions of {uri}: {ids}")
+    return pv
+
+
+def compact(array: pa.Array) -> pa.Array:
+    """A copy holding only the slice's bytes: pickling a slice ships its parent's buffers."""
+    return pa.concat_arrays([array])
+
+
+def to_items(table: pa.Table, strings: str) -> dict:
+    """Numbers as writable numpy arrays (torch warns on read-only ones); strings as compact
+    Arrow arrays (``strings="arrow"``, cheap to hand between processes) or Python lists."""
+    out = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+            out[name] = np.array(arr.to_numpy(zero_copy_only=False), copy=True)
+        elif strings == "arrow":
+            out[name] = compact(arr)
+        else:
+            out[name] = arr.to_pylist()
+    return out
