@@ -1,8 +1,10 @@
 """Benchmark: reorder a text corpus by a random permutation (the worst case) into parquet shards.
 
-Baseline, measured in the same run: a bare pyarrow read + write of the same corpus in source
-order with the same writer options. Each side runs in its own subprocess so that its peak RSS
-(``ru_maxrss``) is its own.
+Floor, measured in the same run: a bare single-threaded pyarrow read + write of the same
+corpus in source order with the same writer options (twice: before and after, the machine is
+shared). Side by side: ours on every core under the memory cap, and DuckDB's
+``COPY (SELECT ... ORDER BY position)`` at the same ``memory_limit`` (one thread and every
+core). Each side runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own.
 
     python bench/reorder.py            # ~2 GB of text (cached under var/bench/)
     python bench/reorder.py --quick    # ~200 MB, also times the gather strategy
@@ -111,9 +113,11 @@ def pc_sum(col: pa.ChunkedArray) -> int:
 
 
 def child_baseline(corpus: Path, out: Path, rg_rows: int) -> None:
-    """Bare pyarrow: read every row group in source order and write it back out."""
+    """Bare pyarrow on one thread: read every row group in source order and write it back."""
     from curation.shards import WRITER_OPTIONS
 
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
     out.mkdir(parents=True, exist_ok=True)
     for i, path in enumerate(sorted(corpus.glob("*.parquet"))):
         pf = pq.ParquetFile(path)
@@ -121,7 +125,44 @@ def child_baseline(corpus: Path, out: Path, rg_rows: int) -> None:
             out / f"part-{i:05d}.parquet", pf.schema_arrow, **WRITER_OPTIONS
         ) as w:
             for g in range(pf.num_row_groups):
-                w.write_table(pf.read_row_group(g), row_group_size=rg_rows)
+                w.write_table(pf.read_row_group(g, use_threads=False), row_group_size=rg_rows)
+
+
+def child_duckdb(corpus: Path, out: Path, args: argparse.Namespace) -> dict:
+    """DuckDB: join each row to its output position (the bench corpus's ids are its global
+    row numbers) and ``COPY ... ORDER BY position`` to parquet, at the same memory limit."""
+    import duckdb
+
+    from curation.shards import corpus_layout
+
+    n = corpus_layout(corpus).n_rows
+    rows = np.random.default_rng(7).permutation(n)  # the same permutation as ours
+    out.mkdir(parents=True, exist_ok=True)
+    positions = out / "positions.parquet"
+    pq.write_table(pa.table({"row": rows, "position": np.arange(n, dtype=np.int64)}), positions)
+    del rows
+    con = duckdb.connect(
+        config={
+            "memory_limit": f"{args.memory_mb}MB",
+            "threads": args.duckdb_threads,
+            "temp_directory": str(out / "tmp"),
+            "preserve_insertion_order": True,
+        }
+    )
+    files = [str(p) for p in sorted(corpus.glob("*.parquet"))]
+    try:
+        con.execute(
+            f"COPY (SELECT c.*, p.position FROM read_parquet({files!r}) c "
+            f"JOIN read_parquet('{positions}') p ON c.id = p.row ORDER BY p.position) "
+            f"TO '{out / 'ordered'}' (FORMAT parquet, COMPRESSION zstd, "
+            "ROW_GROUP_SIZE 10000, FILE_SIZE_BYTES '128MB')"
+        )
+    except duckdb.Error as exc:  # out of memory is a result, not a crash of the bench
+        return {"error": str(exc).splitlines()[0][:160]}
+    finally:
+        con.close()
+    positions.unlink()
+    return {"rows": n}
 
 
 def child_reorder(corpus: Path, out: Path, args: argparse.Namespace) -> dict:
@@ -133,9 +174,9 @@ def child_reorder(corpus: Path, out: Path, args: argparse.Namespace) -> dict:
         corpus,
         rows,
         out,
-        rows_per_shard=args.rows_per_shard,
+        rows_per_shard=args.rows_per_shard or None,
         memory_limit_bytes=args.memory_mb * MiB,
-        workers=args.workers,
+        workers=args.workers or None,
         progress=False,
         strategy=args.strategy,
     )
@@ -161,12 +202,26 @@ def run_child(kind: str, corpus: Path, out: Path, args: argparse.Namespace) -> d
         str(args.workers),
         "--strategy",
         args.strategy,
+        "--duckdb-threads",
+        str(args.duckdb_threads),
     ]
     # mimalloc (pyarrow's default pool) keeps freed pages for a while; purging at once keeps
     # the RSS near the live data. Read at library load, so set before the child starts.
     env = {**os.environ, "MIMALLOC_PURGE_DELAY": os.environ.get("MIMALLOC_PURGE_DELAY", "0")}
-    result = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if result.returncode:
+        tail = (result.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": f"exit {result.returncode}: {tail[:160]}", "wall_s": float("nan")}
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def high_water_mb() -> float:
+    """Peak resident set of this process since exec (VmHWM; ``ru_maxrss`` would carry the
+    parent's peak across fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_main(args: argparse.Namespace) -> None:
@@ -178,11 +233,15 @@ def child_main(args: argparse.Namespace) -> None:
     extra = {}
     if args.child == "baseline":
         child_baseline(Path(args.corpus), out, 10_000)
+    elif args.child == "duckdb":
+        extra = child_duckdb(Path(args.corpus), out, args)
     else:
         extra = child_reorder(Path(args.corpus), out, args)
     wall = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out_bytes = sum(p.stat().st_size for p in out.glob("*.parquet"))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    extra["cpu_s"] = usage.ru_utime + usage.ru_stime
+    peak_mb = high_water_mb()
+    out_bytes = sum(p.stat().st_size for p in out.rglob("*.parquet"))
     print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_mb, "out_mb": out_bytes / MiB, **extra}))
 
 
@@ -193,10 +252,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="~200 MB corpus instead of ~2 GB")
     parser.add_argument("--memory-mb", type=int, default=512)
-    parser.add_argument("--rows-per-shard", type=int, default=0, help="0: ~128 MB per shard")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--rows-per-shard", type=int, default=0, help="0: the library's byte-sized default"
+    )
+    parser.add_argument("--workers", type=int, default=0, help="0: every core")
     parser.add_argument("--strategy", default="auto")
-    parser.add_argument("--child", choices=["baseline", "reorder"])
+    parser.add_argument("--duckdb-threads", type=int, default=1)
+    parser.add_argument("--no-duckdb", action="store_true")
+    parser.add_argument("--child", choices=["baseline", "reorder", "duckdb"])
     parser.add_argument("--corpus")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -206,42 +269,68 @@ def main() -> None:
     size = 200 * MiB if args.quick else 2048 * MiB
     print(f"corpus: ~{size // MiB} MiB of text under {CACHE}", flush=True)
     corpus = ensure_corpus(size)
-    from curation.shards import corpus_layout
+    from curation.shards import available_cores, corpus_layout, rows_per_shard_for
 
     layout = corpus_layout(corpus)
-    if not args.rows_per_shard:
-        args.rows_per_shard = max(1, int(128 * MiB * layout.n_rows / layout.total_bytes))
+    rows_per_shard = args.rows_per_shard or rows_per_shard_for(layout)
+    cores = args.workers or available_cores()
     print(
         f"rows {layout.n_rows:,}  uncompressed {layout.total_bytes / MiB:,.0f} MiB  "
         f"on disk {sum(p.stat().st_size for p in corpus.glob('*.parquet')) / MiB:,.0f} MiB  "
-        f"rows/shard {args.rows_per_shard:,}  memory limit {args.memory_mb} MiB",
+        f"rows/shard {rows_per_shard:,}  memory limit {args.memory_mb} MiB  cores {cores}",
         flush=True,
     )
     work = CACHE / "out"
     bases = [run_child("baseline", corpus, work / "baseline", args)]
-    show("baseline  read+write in source order", bases[0])
+    show("floor     pyarrow read+write, 1 thread", bases[0])
     strategies = [args.strategy] + (["gather"] if args.quick and args.strategy != "gather" else [])
     results = {}
     for strategy in strategies:
         args.strategy = strategy
         results[strategy] = run_child("reorder", corpus, work / f"reorder-{strategy}", args)
-        show(f"reorder   random permutation [{strategy}]", results[strategy])
-    # a second baseline after the reorder: on a shared machine the load drifts
+        show(f"ours      random permutation [{strategy}, {cores} workers]", results[strategy])
+    duck = {}
+    for threads in [] if args.no_duckdb else sorted({1, cores}):
+        args.duckdb_threads = threads
+        duck[threads] = run_child("duckdb", corpus, work / "duckdb", args)
+        show(f"duckdb    COPY ... ORDER BY, {threads} thread(s)", duck[threads])
+    if duck and all("error" in r for r in duck.values()):  # what DuckDB needs instead
+        limit = args.memory_mb
+        for factor in (2, 4):
+            args.memory_mb, args.duckdb_threads = limit * factor, 1
+            res = run_child("duckdb", corpus, work / "duckdb", args)
+            show(f"duckdb    reference: 1 thread at {args.memory_mb} MB", res)
+            if "error" not in res:
+                break
+        args.memory_mb = limit
+    # a second floor after the others: on a shared machine the load drifts
     bases.append(run_child("baseline", corpus, work / "baseline", args))
-    show("baseline  again, after the reorder", bases[1])
+    show("floor     again, after the others", bases[1])
     base = float(np.mean([b["wall_s"] for b in bases]))
     for strategy, res in results.items():
         print(
-            f"ratio [{strategy}] reorder / mean baseline = {res['wall_s'] / base:.2f}x "
-            f"(goal <= 2x); shards {res['shards']}, max passes {res['passes']}, "
+            f"ratio [{strategy}] ours / mean floor = {res['wall_s'] / base:.2f}x (goal <= 1.3x); "
+            f"shards {res.get('shards')}, max passes {res.get('passes')}, "
             f"memory limit {args.memory_mb} MiB, peak RSS {res['peak_rss_mb']:.0f} MiB"
         )
+    ours = min(r["wall_s"] for r in results.values())
+    for threads, res in duck.items():
+        if "error" in res:
+            print(f"duckdb {threads} thread(s): failed at {args.memory_mb} MB: {res['error']}")
+        else:
+            print(
+                f"ratio duckdb ({threads} thread(s)) / mean floor = {res['wall_s'] / base:.2f}x; "
+                f"ours / duckdb = {ours / res['wall_s']:.2f}x (goal < 1)"
+            )
 
 
 def show(label: str, res: dict) -> None:
+    if "error" in res:
+        print(f"{label:52s} failed: {res.get('error')}", flush=True)
+        return
     print(
-        f"{label:44s} {res['wall_s']:7.1f} s  peak RSS {res['peak_rss_mb']:5.0f} MiB  "
-        f"out {res['out_mb']:6.0f} MiB",
+        f"{label:52s} {res['wall_s']:7.1f} s  cpu {res.get('cpu_s', 0):7.1f} s  "
+        f"peak RSS {res['peak_rss_mb']:5.0f} MiB  out {res['out_mb']:6.0f} MiB",
         flush=True,
     )
 

@@ -8,7 +8,9 @@ Usage: python bench/scores.py [--quick] [--mb 200] [--rows 1e7] [--work DIR]
    same file; throughput is MB of text per CPU-second (one process, so per core).
 2. A score table of ``--rows`` rows (10^7 full, 10^6 quick; string ids, two float columns) is
    written as parquet; ``import_scores`` is timed against bare ``pyarrow.parquet.read_table``.
-3. Length confounding: Pearson and Spearman correlation of each scorer with document length
+3. Cores: the default scorer through ``score_corpus`` on one process and on every core
+   (processes), wall time and speed-up (goal >= 1.8x on 2 cores).
+4. Length confounding: Pearson and Spearman correlation of each scorer with document length
    on the demo corpus, compression with and without the reference prefix.
 """
 
@@ -87,12 +89,35 @@ def bench_scorers(demo: str, work: Path, mb: float) -> None:
             f"{name:<22} {wall:8.2f} s wall {cpu:8.2f} s cpu {speed:9.1f} MB/cpu-s "
             f"{floor / speed:6.1f}x floor"
         )
-    _, wall, cpu = timed(lambda: score_corpus(str(path), names, progress=False))
+    _, wall, cpu = timed(lambda: score_corpus(str(path), names, progress=False, workers=1))
     speed = mbytes / max(cpu, 1e-9)
     print(
         f"{'all (score_corpus)':<22} {wall:8.2f} s wall {cpu:8.2f} s cpu {speed:9.1f} MB/cpu-s "
         f"{floor / speed:6.1f}x floor"
     )
+
+
+def bench_cores(demo: str, work: Path, mb: float, scorer: str = "compression") -> None:
+    from curation.machine import available_cores
+
+    path = work / f"corpus-{mb:g}mb.parquet"
+    mbytes = repeated_corpus(demo, mb, path) / 1e6
+    cores = available_cores()
+    print(f"\n== {scorer} through score_corpus on {mbytes:.0f} MB: 1 process vs {cores} ==")
+    walls = {}
+    for workers in (1, cores):
+        table, walls[workers], _ = timed(
+            lambda w=workers: score_corpus(str(path), [scorer], progress=False, workers=w)
+        )
+        print(
+            f"{workers} process(es) {walls[workers]:8.2f} s wall "
+            f"{mbytes / walls[workers]:8.1f} MB/s"
+        )
+        if workers == 1:
+            reference = table
+        else:
+            assert table.equals(reference), "scores differ between 1 and several processes"
+    print(f"speed-up {cores} processes / 1 = {walls[1] / walls[cores]:.2f}x (goal >= 1.8x on 2)")
 
 
 def bench_import(work: Path, rows: int) -> None:
@@ -153,6 +178,7 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=None)
     parser.add_argument("--rows", type=float, default=None)
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "curation-bench"))
+    parser.add_argument("--cores-only", action="store_true", help="only the 1 vs N processes")
     args = parser.parse_args()
     mb = args.mb or (20 if args.quick else 200)
     rows = int(args.rows or (1e6 if args.quick else 1e7))
@@ -160,9 +186,13 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     demo = prepare_demo_corpus(str(work / "demo"))
     print(f"cores: {os.cpu_count()}, pyarrow threads: {pa.cpu_count()}")
+    if args.cores_only:
+        bench_cores(demo, work, mb)
+        return
     bench_confounding(demo)
     bench_import(work, rows)
     bench_scorers(demo, work, mb)
+    bench_cores(demo, work, mb)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.corpus import CorpusError, iter_batches, read_ids
+from curation.corpus import CorpusError, iter_batches, list_corpus_files, read_ids
+from curation.machine import resident_bytes
 from curation.scores.builtin import BUILTIN_SCORERS
+from curation.scores.parallel import choose_workers, score_batches
 from curation.scores.text import TextBatch
 
 
@@ -83,6 +85,10 @@ def _check_text(uri: str, batch: pa.RecordBatch, text_column: str) -> pa.Array:
     return text
 
 
+def _corpus_bytes(uri: str) -> int:
+    return sum(f.fs.get_file_info(f.path).size or 0 for f in list_corpus_files(uri))
+
+
 def score_corpus(
     uri: str,
     scorer_names: Sequence[str | Scorer],
@@ -92,8 +98,14 @@ def score_corpus(
     progress: bool = True,
     reference_every: int = 10,
     reference_bytes: int = 8 << 20,
+    workers: int | None = None,
+    memory_limit_bytes: int | None = None,
 ) -> pa.Table:
-    """Score every document: a table with ``id`` and one float64 column per scorer."""
+    """Score every document: a table with ``id`` and one float64 column per scorer.
+
+    ``workers`` processes score batches side by side (default: every core, one process for a
+    small corpus, and no more than ``memory_limit_bytes`` -- the whole run's cap, less what
+    this process holds -- leaves room for). Scores do not depend on the worker count."""
     from tqdm.auto import tqdm
 
     scorers = _instances(scorer_names)
@@ -102,13 +114,17 @@ def score_corpus(
         reference = reference_texts(uri, text_column, reference_every, reference_bytes)
         for s in scorers:
             s.fit(reference)
+    n_workers = choose_workers(workers, _corpus_bytes(uri), memory_limit_bytes, resident_bytes())
     columns: dict[str, list[np.ndarray]] = {s.name: [] for s in scorers}
-    with tqdm(total=len(ids), unit="doc", disable=not progress, desc="scoring") as bar:
-        for batch in iter_batches(uri, columns=[id_column, text_column], batch_size=batch_size):
-            text = _check_text(uri, batch, text_column)
-            for s in scorers:
-                columns[s.name].append(np.asarray(s.score(text), np.float64))
-            bar.update(batch.num_rows)
+    texts = (
+        _check_text(uri, batch, text_column)
+        for batch in iter_batches(uri, columns=[id_column, text_column], batch_size=batch_size)
+    )
+    desc = f"scoring ({n_workers} process{'es' if n_workers > 1 else ''})"
+    with tqdm(total=len(ids), unit="doc", disable=not progress, desc=desc) as bar:
+        for scores in score_batches(texts, scorers, n_workers, bar.update):
+            for s, values in zip(scorers, scores, strict=True):
+                columns[s.name].append(values)
     arrays = {
         name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in columns.items()
     }

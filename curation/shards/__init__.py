@@ -16,11 +16,17 @@ same bytes as a result:
 alone (:mod:`.plan`). ``memory_limit_bytes`` caps the whole process (:mod:`.memory`); too
 small a cap raises :class:`MemoryCapError` naming the cap and the minimum it needs.
 
+Shards are sized by bytes (``DEFAULT_SHARD_BYTES`` of uncompressed data, rows per shard
+derived from the corpus); a pipeline fans out in a bounded number of units
+(:func:`plan_groups`, :func:`plan_file_groups`, :func:`scatter_group`, :func:`write_group`).
+
 Modules: ``layout`` (where rows live), ``memory`` (the budget), ``plan`` (shards, passes,
 strategy), ``job`` (a checked ordering shared by every unit), ``writer`` (one hashed
-parquet file), ``gather``, ``bucket``, ``ordered`` (the one-call driver).
+parquet file), ``gather``, ``bucket``, ``groups`` (bounded units), ``pool`` (threads),
+``ordered`` (the one-call driver).
 """
 
+from curation.machine import available_cores
 from curation.shards.bucket import (
     SPILL_COMPRESSION,
     SPILL_NAME,
@@ -37,6 +43,13 @@ from curation.shards.errors import (
     ShardError,
 )
 from curation.shards.gather import gather_shard, write_shard
+from curation.shards.groups import (
+    ShardGroup,
+    plan_file_groups,
+    plan_groups,
+    scatter_group,
+    write_group,
+)
 from curation.shards.job import ShardJob, inverse_permutation, validate_rows
 from curation.shards.layout import POSITION, CorpusLayout, corpus_layout
 from curation.shards.memory import (
@@ -47,9 +60,11 @@ from curation.shards.memory import (
     min_data_bytes,
     release_memory,
     resident_bytes,
+    workers_within,
 )
 from curation.shards.ordered import write_ordered_shards
 from curation.shards.plan import (
+    DEFAULT_SHARD_BYTES,
     MAX_ROW_GROUP_ROWS,
     SHARD_NAME,
     TARGET_ROW_GROUP_BYTES,
@@ -59,10 +74,21 @@ from curation.shards.plan import (
     gather_read_bytes,
     plan_passes,
     plan_shards,
+    rows_per_shard_for,
 )
+from curation.shards.pool import run_units
 from curation.shards.writer import WRITER_OPTIONS, ShardInfo
 
 __all__ = [
+    "DEFAULT_SHARD_BYTES",
+    "ShardGroup",
+    "available_cores",
+    "plan_file_groups",
+    "plan_groups",
+    "rows_per_shard_for",
+    "run_units",
+    "scatter_group",
+    "write_group",
     "DEFAULT_MEMORY_LIMIT",
     "HEADROOM",
     "MAX_ROW_GROUP_ROWS",
@@ -101,4 +127,5 @@ __all__ = [
     "write_ordered_shards",
     "write_shard",
     "write_shard_from_spill",
+    "workers_within",
 ]

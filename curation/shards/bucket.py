@@ -1,6 +1,8 @@
-"""The bucket strategy: read the corpus once in order, append each row to its shard's
-spill file (Arrow IPC), then each shard sorts its own spill. Two sequential passes whatever
-the permutation. Scattering is one unit of work per source file; writing, one per shard."""
+"""The bucket strategy: read the corpus once in order, append each row to the spill file
+(Arrow IPC) of its bucket -- a span of ``job.bucket_rows`` output positions inside its shard
+-- then write each shard bucket by bucket, sorting each in memory. Two sequential passes over
+the data whatever the permutation, and a shard written in several passes still reads each
+spilled row once. Scattering is one unit of work per source file; writing, one per shard."""
 
 import os
 import posixpath
@@ -19,9 +21,11 @@ from curation.shards.plan import ShardSpec
 from curation.shards.writer import ShardInfo, write_parquet
 from curation.storage import Location, list_files, resolve
 
-SPILL_NAME = "shard-{:05d}/src-{:05d}.arrow"
-#: Spill files are read once, soon after: a fast codec (or none on fast local disks).
-SPILL_COMPRESSION: str | None = "lz4"
+SPILL_NAME = "shard-{:05d}/bucket-{:05d}-src-{:05d}.arrow"
+#: Spill files are read once, soon after, mostly from the page cache: uncompressed, since
+#: lz4 both ways cost more than the I/O it saved (bench/reorder.py); pass "lz4" or "zstd"
+#: for a spill on slow disks or object storage.
+SPILL_COMPRESSION: str | None = None
 
 
 def scatter_file(
@@ -32,11 +36,11 @@ def scatter_file(
     spill_compression: str | None = SPILL_COMPRESSION,
 ) -> int:
     """Append every row of source file ``file_index`` (plus its ``position``) to the spill
-    file of the shard that holds it; return the rows written. Needs ``job.positions``."""
+    file of the bucket that holds it; return the rows written. Needs ``job.positions``."""
     if job.positions is None:
         raise ShardError("scatter needs the inverse permutation: prepare the job with positions")
     layout = job.layout
-    starts = np.asarray([s.start for s in specs], dtype=np.int64)
+    starts, shard_index = bucket_starts(specs, job.bucket_rows)
     spill = resolve(spill_uri)
     reader = SourceReader(layout, job.data_bytes / 4)
     writers: dict[int, Any] = {}
@@ -51,15 +55,18 @@ def scatter_file(
                 continue
             first, last = layout.rg_start[chunk[0]], layout.rg_start[chunk[-1] + 1]
             chunk_pos = job.positions[first:last]
-            shard_of = np.searchsorted(starts, chunk_pos, side="right") - 1
-            order = np.argsort(shard_of, kind="stable")
+            bucket_of = np.searchsorted(starts, chunk_pos, side="right") - 1
+            order = np.argsort(bucket_of, kind="stable")
             table = table.append_column(POSITION, pa.array(chunk_pos)).take(pa.array(order))
-            shard_sorted = shard_of[order]
-            cuts = np.flatnonzero(np.diff(shard_sorted)) + 1
+            bucket_sorted = bucket_of[order]
+            cuts = np.flatnonzero(np.diff(bucket_sorted)) + 1
             for a, b in zip(np.r_[0, cuts], np.r_[cuts, order.size], strict=True):
-                k = int(shard_sorted[a])
+                k = int(bucket_sorted[a])
                 if k not in writers:
-                    writers[k] = _open_spill(spill, k, file_index, table.schema, options)
+                    shard = specs[int(shard_index[k])]
+                    local = (int(starts[k]) - shard.start) // job.bucket_rows
+                    name = SPILL_NAME.format(shard.index, local, file_index)
+                    writers[k] = _open_spill(spill, name, table.schema, options)
                 writers[k][1].write_table(table.slice(int(a), int(b - a)))
             written += table.num_rows
             del table
@@ -75,18 +82,21 @@ def scatter_file(
 def shard_from_spill(
     job: ShardJob, spec: ShardSpec, spill_uri: str | os.PathLike, out_uri: str | os.PathLike
 ) -> ShardInfo:
-    """Write shard ``spec`` from its spill files: filter each pass's positions, sort, write."""
-    passes = job.passes(spec)
-    shard_dir = resolve(spill_uri).join(posixpath.dirname(SPILL_NAME.format(spec.index, 0)))
+    """Write shard ``spec`` from its spill: each pass reads the buckets it spans (filtered
+    only where a bucket is larger than one pass), sorts by position and writes."""
+    passes = job.passes(spec, job.bucket_rows)
+    shard_dir = resolve(spill_uri).join(posixpath.dirname(SPILL_NAME.format(spec.index, 0, 0)))
     files = list_files(shard_dir, ".arrow") if spec.stop > spec.start else []
+    bucket_of_file = np.asarray([_bucket_of(f) for f in files], dtype=np.int64)
     spill_schema = job.layout.schema.append(pa.field(POSITION, pa.int64()))
 
     def tables() -> Iterator[pa.Table]:
         for a, b in passes:
             lo, hi = spec.start + a, spec.start + b
-            pieces = [
-                _select(batch, lo, hi, len(passes) == 1) for f in files for batch in _read_spill(f)
-            ]
+            first, last = a // job.bucket_rows, (b - 1) // job.bucket_rows
+            whole = a % job.bucket_rows == 0 and (b % job.bucket_rows == 0 or hi == spec.stop)
+            mine = [f for f, k in zip(files, bucket_of_file, strict=True) if first <= k <= last]
+            pieces = [_select(batch, lo, hi, whole) for f in mine for batch in _read_spill(f)]
             table = pa.Table.from_batches([x for x in pieces if x.num_rows], schema=spill_schema)
             pos = table.column(POSITION).to_numpy()
             if pos.size != hi - lo:
@@ -164,8 +174,22 @@ def _chunks(groups: np.ndarray, sizes: np.ndarray, budget: float) -> Iterator[np
         yield np.asarray(run)
 
 
-def _open_spill(spill: Location, shard: int, file_index: int, schema: pa.Schema, options: Any):
-    loc = spill.join(SPILL_NAME.format(shard, file_index))
+def bucket_starts(specs: list[ShardSpec], bucket_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """First output position of every bucket of every shard, and the shard each belongs to
+    (index into ``specs``): buckets restart at each shard's start."""
+    starts = [np.arange(s.start, s.stop, bucket_rows, dtype=np.int64) for s in specs]
+    owner = [np.full(a.size, i, dtype=np.int64) for i, a in enumerate(starts)]
+    if not starts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(starts), np.concatenate(owner)
+
+
+def _bucket_of(loc: Location) -> int:
+    return int(posixpath.basename(loc.path).split("-")[1])
+
+
+def _open_spill(spill: Location, name: str, schema: pa.Schema, options: Any):
+    loc = spill.join(name)
     if not spill.is_s3:
         spill.fs.create_dir(posixpath.dirname(loc.path), recursive=True)
     stream = spill.fs.open_output_stream(loc.path)
@@ -173,6 +197,12 @@ def _open_spill(spill: Location, shard: int, file_index: int, schema: pa.Schema,
 
 
 def _read_spill(loc: Location) -> Iterator[pa.RecordBatch]:
+    """Batches of one spill file; memory-mapped when local (no copy before the sort)."""
+    if not loc.is_s3:
+        reader = ipc.open_file(pa.memory_map(loc.path))
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+        return
     with loc.fs.open_input_file(loc.path) as handle:
         reader = ipc.open_file(handle)
         for i in range(reader.num_record_batches):

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from curation.shards.errors import RowsError, ShardError
 from curation.shards.layout import POSITION, CorpusLayout, corpus_layout
-from curation.shards.memory import DEFAULT_MEMORY_LIMIT, data_budget
+from curation.shards.memory import DEFAULT_MEMORY_LIMIT, PASS_COPIES, data_budget
 from curation.shards.plan import ShardSpec, default_row_group_rows, plan_passes
 
 
@@ -76,7 +76,9 @@ def check_extra(extra: dict[str, Any] | None, n: int, schema: pa.Schema) -> dict
 class ShardJob:
     """A checked ordering of one corpus, ready to write: ``rows[p]`` is the corpus row at
     output position ``p``; ``positions`` its inverse (bucket strategy only);
-    ``data_bytes`` the Arrow data each concurrent unit may hold."""
+    ``data_bytes`` the Arrow data each concurrent unit may hold; ``bucket_rows`` the span of
+    one spill bucket (a multiple of ``row_group_rows``, fixed by the cap alone, so every
+    unit of a run agrees on it whatever it measures)."""
 
     layout: CorpusLayout
     rows: np.ndarray
@@ -84,6 +86,7 @@ class ShardJob:
     schema: pa.Schema
     row_group_rows: int
     data_bytes: float
+    bucket_rows: int
     positions: np.ndarray | None = None
 
     @classmethod
@@ -116,15 +119,23 @@ class ShardJob:
         # row groups follow the total limit, so the bytes do not depend on ``workers``
         rg_rows = row_group_rows or default_row_group_rows(layout, memory_limit_bytes)
         data = data_budget(memory_limit_bytes, layout, rg_rows, baseline_bytes, workers)
-        return cls(layout, arr, extra, output_schema(layout, extra), rg_rows, data, pos)
+        buckets = bucket_rows_for(layout, rg_rows, memory_limit_bytes)
+        return cls(layout, arr, extra, output_schema(layout, extra), rg_rows, data, buckets, pos)
 
-    def passes(self, spec: ShardSpec) -> list[tuple[int, int]]:
-        """Passes for one shard: a source row group, and output tables held about three
-        times (read, reordered, encoded) within the data budget."""
+    def passes(self, spec: ShardSpec, unit_rows: int | None = None) -> list[tuple[int, int]]:
+        """Passes for one shard: a source row group, and output tables held about four
+        times (one pass encoded while the next is read and reordered) within the data
+        budget. Passes cut at multiples of ``unit_rows`` (spill buckets) where one unit
+        fits, else at output row groups."""
         src = self.rows[spec.start : spec.stop]
         est = self.layout.bytes_per_row()[self.layout.row_group_of(src)]
         biggest = float(self.layout.rg_bytes.max()) if self.layout.rg_bytes.size else 0.0
-        return plan_passes(est, self.row_group_rows, max((self.data_bytes - biggest) / 3, 1.0))
+        budget = max((self.data_bytes - biggest) / PASS_COPIES, 1.0)
+        if unit_rows and est.size:
+            units = np.add.reduceat(est, np.arange(0, est.size, unit_rows))
+            if units.max() <= budget:
+                return plan_passes(est, unit_rows, budget)
+        return plan_passes(est, self.row_group_rows, budget)
 
     def finish(self, table: pa.Table, first: int) -> pa.Table:
         """Append ``position`` (if missing) and the extra columns for positions ``first..``,
@@ -136,6 +147,12 @@ class ShardJob:
         for name, values in self.extra.items():
             table = table.append_column(name, values.slice(first, n))
         return table.select(self.schema.names).cast(self.schema)
+
+
+def bucket_rows_for(layout: CorpusLayout, row_group_rows: int, memory_limit_bytes: int) -> int:
+    """Rows per spill bucket: whole output row groups, about 1/16 of the cap in bytes."""
+    groups = (memory_limit_bytes / 16) // (row_group_rows * layout.mean_row_bytes())
+    return int(row_group_rows * max(1, groups))
 
 
 def output_schema(layout: CorpusLayout, extra: dict[str, pa.Array]) -> pa.Schema:

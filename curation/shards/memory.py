@@ -6,13 +6,12 @@ measured after they are built) is subtracted first, a share is kept back for all
 fragmentation, and only the rest is planned for data.
 """
 
-import os
-import sys
 import warnings
 
 import numpy as np
 import pyarrow as pa
 
+from curation.machine import resident_bytes
 from curation.shards.errors import MemoryCapError, MemoryCapWarning
 from curation.shards.layout import CorpusLayout
 
@@ -20,28 +19,18 @@ MiB = 1 << 20
 DEFAULT_MEMORY_LIMIT = 512 * MiB
 #: Share of the data budget kept back for allocator fragmentation and codec buffers.
 HEADROOM = 0.2
-
-
-def resident_bytes() -> int:
-    """Bytes this process holds now (resident set, /proc/self/statm); where there is no
-    /proc (macOS) the peak resident set, the best bound available."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak if sys.platform == "darwin" else peak * 1024)
+#: Copies of one pass's data alive at once: a pass being encoded while the next one is
+#: read and reordered (see ``writer.prefetched``).
+PASS_COPIES = 4
 
 
 def min_data_bytes(layout: CorpusLayout, rg_rows: int) -> float:
     """Data bytes one pass cannot go below: a source row group plus an output row group held
-    about three times (read, reordered, encoded)."""
+    ``PASS_COPIES`` times."""
     if not layout.rg_bytes.size:
         return 0.0
     out_group = min(rg_rows * float(layout.bytes_per_row().max()), float(layout.total_bytes))
-    return float(layout.rg_bytes.max()) + 3 * out_group
+    return float(layout.rg_bytes.max()) + PASS_COPIES * out_group
 
 
 def data_budget(
@@ -71,6 +60,21 @@ def data_budget(
         raise error
     warnings.warn(str(error) + "; running at the minimum instead", MemoryCapWarning, 2)
     return max(need, 1.0) / workers
+
+
+def workers_within(
+    memory_limit_bytes: int,
+    layout: CorpusLayout,
+    rg_rows: int,
+    baseline_bytes: int | None,
+    most: int,
+) -> int:
+    """How many of ``most`` concurrent units the cap leaves room for (at least one): each
+    needs one pass's minimum. More cores never make a run exceed its cap."""
+    baseline = resident_bytes() if baseline_bytes is None else int(baseline_bytes)
+    need = max(min_data_bytes(layout, rg_rows), 1.0)
+    room = (memory_limit_bytes - baseline) * (1 - HEADROOM)
+    return int(max(1, min(most, room // need)))
 
 
 def release_memory() -> None:

@@ -3,17 +3,23 @@
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from curation.machine import available_cores
 from curation.shards.bucket import SPILL_COMPRESSION, scatter_file, shard_from_spill
 from curation.shards.errors import ShardError
 from curation.shards.gather import gather_shard
 from curation.shards.job import ShardJob, validate_rows
 from curation.shards.layout import corpus_layout
-from curation.shards.memory import DEFAULT_MEMORY_LIMIT
-from curation.shards.plan import choose_strategy, plan_shards
+from curation.shards.memory import DEFAULT_MEMORY_LIMIT, workers_within
+from curation.shards.plan import (
+    DEFAULT_SHARD_BYTES,
+    choose_strategy,
+    default_row_group_rows,
+    plan_shards,
+    rows_per_shard_for,
+)
+from curation.shards.pool import run_units
 from curation.shards.writer import ShardInfo
 
 STRATEGIES = ("auto", "gather", "bucket")
@@ -24,10 +30,11 @@ def write_ordered_shards(
     rows: Any,
     out_uri: str | os.PathLike,
     *,
-    rows_per_shard: int,
+    rows_per_shard: int | None = None,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
     extra_columns: dict[str, Any] | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     progress: bool = True,
     strategy: str = "auto",
     row_group_rows: int | None = None,
@@ -37,6 +44,10 @@ def write_ordered_shards(
 ) -> list[ShardInfo]:
     """Write the whole corpus in ``rows`` order as ``part-*.parquet`` under ``out_uri``.
 
+    Shards hold ``rows_per_shard`` rows, or by default about ``shard_bytes`` of uncompressed
+    data (:func:`rows_per_shard_for`). ``workers`` units run side by side (default: every
+    core this process may use).
+
     ``memory_limit_bytes`` caps the process: ``baseline_bytes`` (default: the resident set
     measured once ``rows``, its inverse and the extra columns exist) is taken off first and
     ``workers`` units share the rest. ``strategy`` is ``auto``, ``gather`` or ``bucket``; the
@@ -44,12 +55,17 @@ def write_ordered_shards(
     """
     if strategy not in STRATEGIES:
         raise ShardError(f"strategy must be auto, gather or bucket, got {strategy!r}")
-    workers = max(1, int(workers))
     layout = corpus_layout(corpus_uri)
     checked = validate_rows(rows, layout.n_rows)
-    specs = plan_shards(checked.size, rows_per_shard)
+    specs = plan_shards(checked.size, rows_per_shard or rows_per_shard_for(layout, shard_bytes))
     if strategy == "auto":
         strategy = choose_strategy(layout, checked, specs)
+    if workers is None:  # every core, as far as the cap and the number of units allow
+        rg_rows = row_group_rows or default_row_group_rows(layout, memory_limit_bytes)
+        units = max(len(specs), len(layout.files) if strategy == "bucket" else 1)
+        most = min(available_cores(), units)
+        workers = workers_within(memory_limit_bytes, layout, rg_rows, baseline_bytes, most)
+    workers = max(1, int(workers))
     job = ShardJob.prepare(
         layout,
         checked,
@@ -81,22 +97,3 @@ def write_ordered_shards(
     finally:
         if own_spill:
             shutil.rmtree(spill, ignore_errors=True)
-
-
-def run_units(fn: Callable, items: list, workers: int, progress: bool, desc: str) -> list:
-    """Map ``fn`` over items in order with a thread pool (pyarrow releases the GIL while it
-    reads, sorts and encodes), with an optional progress bar."""
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(items), desc=desc, unit=desc.rstrip("s"))
-    results = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for result in pool.map(fn, items):
-            results.append(result)
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    return results

@@ -12,6 +12,9 @@ from curation.shards.memory import DEFAULT_MEMORY_LIMIT, MiB
 SHARD_NAME = "part-{:05d}.parquet"
 TARGET_ROW_GROUP_BYTES = 64 * MiB
 MAX_ROW_GROUP_ROWS = 10_000
+#: Uncompressed bytes per output shard: big enough that a training reader opens few files
+#: and a run plans few units, small enough for a worker to write in a handful of passes.
+DEFAULT_SHARD_BYTES = 256 * MiB
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,14 @@ def plan_shards(n_rows: int, rows_per_shard: int) -> list[ShardSpec]:
         raise ShardError(f"rows_per_shard must be >= 1, got {rows_per_shard}")
     starts = range(0, max(n_rows, 0), rows_per_shard)
     return [ShardSpec(i, s, min(s + rows_per_shard, n_rows)) for i, s in enumerate(starts)]
+
+
+def rows_per_shard_for(layout: CorpusLayout, shard_bytes: int = DEFAULT_SHARD_BYTES) -> int:
+    """Rows per shard so that a shard holds about ``shard_bytes`` of uncompressed data, from
+    the corpus's mean row size (parquet footers): shards sized by bytes, not documents."""
+    if shard_bytes < 1:
+        raise ShardError(f"shard_bytes must be >= 1, got {shard_bytes}")
+    return int(max(1, shard_bytes // layout.mean_row_bytes()))
 
 
 def default_row_group_rows(

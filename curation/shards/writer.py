@@ -4,6 +4,7 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,18 @@ class HashingSink(io.RawIOBase):
         return view.nbytes
 
 
+def prefetched(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """Yield each table while the next one is read and reordered on a second thread, so
+    decoding and sorting overlap with encoding (the writer itself is single-threaded)."""
+    it = iter(tables)
+    with ThreadPoolExecutor(1, thread_name_prefix="shard-prefetch") as pool:
+        future = pool.submit(next, it, None)
+        while (table := future.result()) is not None:
+            future = pool.submit(next, it, None)
+            yield table
+            del table
+
+
 def write_parquet(
     out: Location,
     spec: ShardSpec,
@@ -62,7 +75,8 @@ def write_parquet(
     passes: int,
 ) -> ShardInfo:
     """Write tables to ``out/part-NNNNN.parquet``: locally via a temporary name moved into
-    place (a reader never sees half a shard); on S3 the upload completes atomically."""
+    place (a reader never sees half a shard); on S3 the upload completes atomically. The
+    next table is prepared while the current one is encoded."""
     final = out.join(spec.name)
     if not out.is_s3:
         out.fs.create_dir(out.path, recursive=True)
@@ -70,7 +84,7 @@ def write_parquet(
     with target.fs.open_output_stream(target.path) as stream:
         sink = HashingSink(stream)
         with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, **WRITER_OPTIONS) as w:
-            for table in tables:
+            for table in prefetched(tables):
                 w.write_table(table, row_group_size=row_group_rows)
     if not out.is_s3:
         out.fs.move(target.path, final.path)

@@ -1,0 +1,102 @@
+"""What this process may use and holds: its cores and its resident memory.
+
+One implementation for every stage that honours the run's memory setting or fans out over
+cores (scoring, the shard writer, benchmarks, tests that assert a bound).
+"""
+
+import os
+import sys
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity API (macOS)
+        return max(1, os.cpu_count() or 1)
+
+
+def resident_bytes() -> int:
+    """Bytes this process holds now (resident set, /proc/self/statm); where there is no
+    /proc (macOS) the peak resident set, the best bound available."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return peak_resident_bytes()
+
+
+def peak_resident_bytes(children: bool = False) -> int:
+    """Peak resident set of this process (or the largest of its waited-for children)."""
+    import resource
+
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    peak = resource.getrusage(who).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(c) for c in f.read().split()]
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def tree_resident_bytes(pid: int | None = None) -> int:
+    """Resident bytes of a process and all its descendants (worker processes included),
+    from /proc; 0 for a process that has gone. Shared pages count once per process, so
+    this is an upper bound of what the tree holds."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    total, todo, seen = 0, [os.getpid() if pid is None else pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+        todo += _children(p)
+    return total
+
+
+class ResidentSampler:
+    """Samples the resident set of a process tree on a background thread; ``peak`` is the
+    largest sum seen and ``samples`` the (wall-clock time, bytes) pairs, at most one per
+    ``interval`` seconds (a long run at 0.25 s keeps a few thousand pairs)."""
+
+    def __init__(self, pid: int | None = None, interval: float = 0.25):
+        import threading
+
+        self.pid, self.interval = pid, interval
+        self.peak, self.samples = 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import time
+
+        while not self._stop.is_set():
+            now = tree_resident_bytes(self.pid)
+            self.samples.append((time.time(), now))
+            self.peak = max(self.peak, now)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "ResidentSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_between(self, start: float, stop: float) -> int:
+        """Largest sample taken in ``[start, stop]`` (seconds since the epoch)."""
+        inside = [b for t, b in self.samples if start <= t <= stop]
+        return max(inside, default=0)
