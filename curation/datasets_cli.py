@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from curation import publish
+from curation.warnings_capture import captured_warnings
 
 
 def add_datasets_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -58,13 +59,23 @@ def run_datasets(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     if args.dataset is None:
-        for name in publish.list_datasets(args.root):
+        with captured_warnings() as damaged:
+            names = publish.list_datasets(args.root)
+        for name in names:
             print(name)
+        for message in damaged:
+            print(f"problem: {message}", file=sys.stderr)
         return 0
-    versions = publish.list_versions(args.root, args.dataset)
+    versions, damaged = publish.scan_versions(args.root, args.dataset)
+    for message in damaged:
+        print(f"problem: skipping damaged version: {message}", file=sys.stderr)
     if not versions:
         raise publish.NotPublished(f"dataset {args.dataset!r} has no published version")
-    latest = publish.resolve_version(args.root, args.dataset, "latest")
+    try:
+        latest = publish.resolve_version(args.root, args.dataset, "latest")
+    except (ValueError, OSError) as exc:
+        print(f"problem: {exc}", file=sys.stderr)
+        latest = None
     for v in versions:
         m = v.manifest
         mark = "*" if v.version == latest else " "

@@ -7,6 +7,7 @@ S3 credentials come only from the environment (``AWS_ACCESS_KEY_ID``,
 S3-compatible server (MinIO, moto) and ``AWS_REGION`` picks the region.
 """
 
+import json
 import os
 import posixpath
 from dataclasses import dataclass
@@ -128,3 +129,38 @@ def write_parquet_atomic(table, loc: Location, **kwargs) -> None:
     tmp = tmp_sibling(loc)
     pq.write_table(table, tmp.path, filesystem=loc.fs, **kwargs)
     loc.fs.move(tmp.path, loc.path)
+
+
+class DamagedFile(ValueError):
+    """A small JSON file (marker, pointer, manifest, cache index) that is empty, cut short,
+    not strict JSON, or not the shape its reader expects. The message names the file."""
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+def to_strict_json(obj: object, **kwargs) -> bytes:
+    """JSON bytes with no NaN/Infinity (they are not JSON; a caller must name them instead)."""
+    return (json.dumps(obj, allow_nan=False, **kwargs) + "\n").encode()
+
+
+def read_json(loc: Location, expect: type | None = dict) -> object:
+    """Parse a strict-JSON file; DamagedFile (naming it) if empty, cut short, non-strict
+    (NaN/Infinity) or, with ``expect``, not of that type. Missing files raise OSError."""
+    data = read_bytes(loc)
+    try:
+        value = json.loads(data, parse_constant=_no_constant)
+    except ValueError as exc:
+        state = "empty" if not data.strip() else f"not valid JSON ({exc})"
+        raise DamagedFile(f"{loc.uri} is {state}") from None
+    if expect is not None and not isinstance(value, expect):
+        raise DamagedFile(
+            f"{loc.uri} holds a JSON {type(value).__name__}, expected {expect.__name__}"
+        )
+    return value
+
+
+def write_json_atomic(loc: Location, obj: object, **kwargs) -> None:
+    """Strict JSON, temp-then-rename: readers see the old file or the new one, never a part."""
+    atomic_write(loc, to_strict_json(obj, **kwargs))

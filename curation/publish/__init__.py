@@ -6,12 +6,15 @@ committed versions, ``verify`` checks one against its manifest, ``diff`` compare
 
 from curation.hashing import sha256_of
 from curation.publish.catalog import (
+    ManifestError,
     list_datasets,
     list_versions,
+    load_manifest,
     open_version,
     published_at,
     read_manifest,
     resolve_version,
+    scan_versions,
 )
 from curation.publish.diff import diff_versions
 from curation.publish.manifest import (
@@ -27,12 +30,27 @@ from curation.publish.manifest import (
     PublishRefused,
     PublishStorageError,
     canonical_json,
+    claimed_version_id,
+    shard_name,
     version_id,
 )
-from curation.publish.verify import verify_version
+from curation.publish.verify import (
+    content_problems,
+    manifest_problems,
+    verify_opened,
+    verify_version,
+)
 from curation.publish.write import publish_version, set_latest
 
 __all__ = [
+    "ManifestError",
+    "claimed_version_id",
+    "content_problems",
+    "load_manifest",
+    "manifest_problems",
+    "scan_versions",
+    "shard_name",
+    "verify_opened",
     "FORMAT_VERSION",
     "LATEST",
     "MANIFEST",

@@ -1,6 +1,13 @@
-"""Finding committed versions: the ``latest`` pointer, manifests, listings, publish times."""
+"""Finding committed versions: the ``latest`` pointer, manifests, listings, publish times.
+
+Nothing here trusts a file it did not check: a damaged pointer or manifest raises
+:class:`curation.storage.DamagedFile` naming it, a manifest is checked for consistency
+(:func:`curation.publish.verify.manifest_problems`) before it is handed out, and a listing
+reports a damaged manifest and goes on with the others.
+"""
 
 import posixpath
+import warnings
 
 import pyarrow.fs as pafs
 
@@ -16,11 +23,15 @@ from curation.publish.manifest import (
     read_json,
     version_loc,
 )
-from curation.storage import Location
+from curation.storage import DamagedFile, Location
+
+
+class ManifestError(ValueError):
+    """A committed manifest that contradicts itself or its version id (edited or damaged)."""
 
 
 def published_at(version_uri: str, manifest: dict | None = None) -> str:
-    """When a version was committed ("" if unknown; old manifests carry it inline)."""
+    """When a version was committed ("" if unknown)."""
     if manifest and manifest.get("published_at"):
         return manifest["published_at"]
     dataset_dir, version = posixpath.split(version_uri.rstrip("/"))
@@ -38,20 +49,38 @@ def resolve_version(root: str, dataset: str, version: str = "latest") -> str:
     pointer = dataset_loc(root, dataset).join(LATEST)
     if not storage.exists(pointer):
         raise NotPublished(f"dataset {dataset!r} has no published version under {root}")
-    return validate_version_id(read_json(pointer)["version"])
+    value = read_json(pointer)
+    if not isinstance(value.get("version"), str):
+        raise DamagedFile(f"{pointer.uri} has no 'version' string; rerun the publish to rebuild it")
+    return validate_version_id(value["version"])
 
 
-def read_manifest(root: str, dataset: str, version: str = "latest") -> dict:
-    """The committed manifest of one version; staging directories raise NotPublished."""
-    version = resolve_version(root, dataset, version)
+def load_manifest(root: str, dataset: str, version: str) -> dict:
+    """The manifest file of a concrete version, parsed strictly but not yet checked."""
     loc = version_loc(root, dataset, version).join(MANIFEST)
     if not storage.exists(loc):
         raise NotPublished(f"version {dataset}/{version} is not published under {root}")
     return read_json(loc)
 
 
+def _checked(manifest: dict, version: str, where: str) -> dict:
+    from curation.publish.verify import manifest_problems
+
+    problems = manifest_problems(manifest, version)
+    if problems:
+        raise ManifestError(f"{where}: {'; '.join(problems[:5])}")
+    return manifest
+
+
+def read_manifest(root: str, dataset: str, version: str = "latest") -> dict:
+    """The committed, self-consistent manifest of one version."""
+    version = resolve_version(root, dataset, version)
+    manifest = load_manifest(root, dataset, version)
+    return _checked(manifest, version, version_loc(root, dataset, version).join(MANIFEST).uri)
+
+
 def open_version(root: str, dataset: str, version: str = "latest") -> PublishedVersion:
-    """A committed version with its manifest."""
+    """A committed version with its checked manifest."""
     manifest = read_manifest(root, dataset, version)
     vdir = version_loc(root, dataset, manifest["version"])
     return PublishedVersion(dataset, manifest["version"], vdir.uri, manifest)
@@ -68,7 +97,14 @@ def list_datasets(root: str) -> list[str]:
     """Names of datasets with at least one committed version."""
     root_loc = storage.resolve(root)
     names = [n for n in _subdirs(root_loc) if _is_valid_name(n)]
-    return [n for n in names if list_versions(root, n)]
+    listed = []
+    for name in names:
+        found, problems = scan_versions(root, name)
+        for problem in problems:
+            warnings.warn(f"skipping damaged version: {problem}", RuntimeWarning, stacklevel=2)
+        if found:
+            listed.append(name)
+    return listed
 
 
 def _is_valid_name(name: str) -> bool:
@@ -79,12 +115,28 @@ def _is_valid_name(name: str) -> bool:
         return False
 
 
-def list_versions(root: str, dataset: str) -> list[PublishedVersion]:
-    """Committed versions, oldest first (by publish time, then id); staging dirs are skipped."""
+def scan_versions(root: str, dataset: str) -> tuple[list[PublishedVersion], list[str]]:
+    """(committed versions oldest first, problems naming each damaged manifest skipped)."""
     dloc = dataset_loc(root, dataset)
-    found = []
+    found, problems = [], []
     for name in _subdirs(dloc):
         mloc = dloc.join(name, MANIFEST)
-        if _is_valid_name(name) and storage.exists(mloc):
-            found.append(PublishedVersion(dataset, name, dloc.join(name).uri, read_json(mloc)))
-    return sorted(found, key=lambda v: (published_at(v.uri, v.manifest), v.version))
+        if not (_is_valid_name(name) and storage.exists(mloc)):
+            continue
+        try:
+            manifest = _checked(read_json(mloc), name, mloc.uri)
+        except (DamagedFile, ManifestError) as exc:
+            problems.append(str(exc))
+            continue
+        found.append(PublishedVersion(dataset, name, dloc.join(name).uri, manifest))
+    found.sort(key=lambda v: (published_at(v.uri, v.manifest), v.version))
+    return found, problems
+
+
+def list_versions(root: str, dataset: str) -> list[PublishedVersion]:
+    """Committed versions, oldest first (by publish time, then id); staging dirs are skipped,
+    damaged manifests are skipped with a warning naming each."""
+    found, problems = scan_versions(root, dataset)
+    for problem in problems:
+        warnings.warn(f"skipping damaged version: {problem}", RuntimeWarning, stacklevel=2)
+    return found

@@ -27,7 +27,7 @@ from curation.storage import Location
 MANIFEST = "manifest.json"
 PUBLISH_INFO = ".publish-info"
 LATEST = "latest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the id covers check verdicts; strict JSON; checked on open
 REQUIRED_LINEAGE = (
     "corpus_version",
     "score_version",
@@ -76,8 +76,10 @@ class PublishedVersion:
 
 
 def canonical_json(obj: object) -> str:
-    """Key-sorted compact JSON, so equal content always hashes equal."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_jsonable)
+    """Key-sorted compact strict JSON (no NaN/Infinity), so equal content hashes equal."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), default=_jsonable, allow_nan=False
+    )
 
 
 def _jsonable(obj: object) -> object:
@@ -89,12 +91,41 @@ def _jsonable(obj: object) -> object:
 
 
 def pretty_json(obj: object) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n").encode()
+    return storage.to_strict_json(obj, indent=2, sort_keys=True, default=_jsonable)
 
 
-def version_id(lineage: dict, shard_sha256s: list[str]) -> str:
-    """Content address: the same lineage and shard bytes always give the same id."""
-    return text_digest(canonical_json({"lineage": lineage, "shards": shard_sha256s}))
+def shard_name(index: int) -> str:
+    """The only name shard ``index`` may have (fixed by position: no paths, no reordering)."""
+    return f"part-{index:05d}.parquet"
+
+
+def verdicts(checks: dict | None) -> dict:
+    """What the version id binds of the check results: each check's pass and blocking flags
+    (descriptions and run ids vary between reruns of the same content)."""
+    return {
+        name: [bool(c.get("passed")), bool(c.get("blocking", True))]
+        for name, c in (checks or {}).items()
+    }
+
+
+def version_id(
+    lineage: dict,
+    shard_sha256s: list[str],
+    checks: dict | None = None,
+) -> str:
+    """Content address: the same lineage, shard bytes and check verdicts always give the
+    same id, and an edit of any of them changes it. Metrics are descriptive (recomputable
+    from the shards) and not bound: the first publish of a content keeps its metrics."""
+    payload: dict = {"lineage": lineage, "shards": shard_sha256s}
+    if checks:
+        payload["verdicts"] = verdicts(checks)
+    return text_digest(canonical_json(payload))
+
+
+def claimed_version_id(manifest: dict) -> str:
+    """The id a manifest's own content gives (what verification compares to its name)."""
+    shas = [s["sha256"] for s in manifest["shards"]]
+    return version_id(manifest["lineage"], shas, manifest["checks"])
 
 
 def dataset_loc(root: str, dataset: str) -> Location:
@@ -110,4 +141,5 @@ def info_loc(root: str, dataset: str, version: str) -> Location:
 
 
 def read_json(loc: Location) -> dict:
-    return json.loads(storage.read_bytes(loc))
+    """A strict JSON object; :class:`curation.storage.DamagedFile` naming the file if not."""
+    return storage.read_json(loc, dict)

@@ -5,10 +5,12 @@ The publish time and the source paths live in ``.publish-info/<version>.json`` (
 name, never listed as a version), so manifests stay byte-identical across machines.
 """
 
+import math
 import os
 import posixpath
 import time
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -32,6 +34,7 @@ from curation.publish.manifest import (
     info_loc,
     pretty_json,
     read_json,
+    shard_name,
     version_id,
     version_loc,
 )
@@ -88,8 +91,29 @@ def _check_lineage(lineage: dict) -> None:
         raise PublishError(f"lineage is missing required keys: {missing}")
     try:
         canonical_json(lineage)
-    except TypeError as exc:
-        raise PublishError(f"lineage is not JSON serialisable: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise PublishError(f"lineage is not strict JSON (NaN/Infinity or objects): {exc}") from None
+
+
+def finite_metrics(metrics: dict | None) -> dict:
+    """Metrics with every non-finite number replaced by null and named under
+    ``not_computable`` (a NaN is not JSON, and not a measurement either)."""
+    bad: list[str] = []
+
+    def clean(value, path):
+        if isinstance(value, dict):
+            return {k: clean(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+            bad.append(path)
+            return None
+        return value.item() if isinstance(value, np.generic) else value
+
+    out = clean(dict(metrics or {}), "")
+    if bad:
+        out["not_computable"] = sorted(set(out.get("not_computable") or []) | set(bad))
+    return out
 
 
 def _check_checks(checks: dict | None) -> None:
@@ -163,7 +187,7 @@ def _build_manifest(dataset, version, lineage, infos, metrics, checks, extra) ->
     for i, info in enumerate(infos):
         shards.append(
             {
-                "name": f"part-{i:05d}.parquet",
+                "name": shard_name(i),
                 "sha256": info["sha256"],
                 "bytes": info["bytes"],
                 "rows": info["rows"],
@@ -211,8 +235,13 @@ def publish_version(
     validate_dataset_name(dataset)
     _check_lineage(lineage)
     _check_checks(checks)
+    metrics = finite_metrics(metrics)
+    try:
+        canonical_json({"checks": checks or {}, "extra": extra or {}})
+    except (TypeError, ValueError) as exc:
+        raise PublishError(f"checks/extra are not strict JSON: {exc}") from None
     infos = _inspect_shards(list(shards))
-    version = version_id(lineage, [i["sha256"] for i in infos])
+    version = version_id(lineage, [i["sha256"] for i in infos], checks)
     vdir = version_loc(root, dataset, version)
     step = "staging shards"
     try:
@@ -273,4 +302,4 @@ def set_latest(root: str, dataset: str, version: str) -> None:
     if not storage.exists(vdir.join(MANIFEST)):
         raise NotPublished(f"cannot point latest at uncommitted version {dataset}/{version}")
     pointer = dataset_loc(root, dataset).join(LATEST)
-    storage.atomic_write(pointer, pretty_json({"version": version}))
+    storage.atomic_write(pointer, pretty_json({"version": version}))  # rebuilds a damaged one

@@ -201,18 +201,11 @@ class OrderedDataset(IterableDataset):
         shard stops the job from the rank that found it. ``all_shards=True`` hashes every
         shard here (node-local copies, or a standalone check).
         """
-        vdir = storage.resolve(self.uri)
-        shards = self.manifest["shards"]
-        if not all_shards:
-            shards = shards[self.rank :: self.world_size]
-        bad = []
-        for shard in shards:
-            loc = vdir.join(shard["name"])
-            digest = publish.sha256_of(loc)[0] if storage.exists(loc) else "missing"
-            if digest != shard["sha256"]:
-                bad.append(loc.uri)
-        if bad:
-            raise ChecksumMismatch(f"{len(bad)} shard(s) fail their manifest sha256: {bad[:10]}")
+        n = len(self.manifest["shards"])
+        mine = None if all_shards else range(self.rank, n, self.world_size)
+        problems = publish.verify_opened(self.uri, self.manifest, hash_shards=mine)
+        if problems:
+            raise ChecksumMismatch(f"{len(problems)} problem(s) in {self.uri}: {problems[:10]}")
 
 
 class OrderedLoader:
