@@ -6,8 +6,11 @@ Everything streams in Arrow record batches so memory stays bounded by the batch 
 """
 
 import codecs
+import csv
+import errno
 import hashlib
 import json
+import os
 import posixpath
 from collections.abc import Iterator
 
@@ -53,8 +56,31 @@ def format_of(name: str) -> str | None:
     return None
 
 
+def _unreadable_entries(loc: Location) -> list[str]:
+    """Entries with a data-file name that are not regular files: dangling or looping links,
+    directories named ``*.parquet``; refused by name rather than skipped."""
+    if loc.is_s3:
+        return []
+    bad = []
+    for entry in sorted(os.listdir(loc.path)):
+        path = os.path.join(loc.path, entry)
+        if format_of(entry) is None or entry.startswith((".", "_")) or os.path.isfile(path):
+            continue
+        if os.path.islink(path):
+            try:
+                os.stat(path)
+                why = "a link to something that is not a file"
+            except OSError as exc:
+                why = "a dangling link" if exc.errno == errno.ENOENT else f"a broken link ({exc})"
+        else:
+            why = "a directory" if os.path.isdir(path) else "not a regular file"
+        bad.append(f"{entry} ({why})")
+    return bad
+
+
 def list_corpus_files(uri: str) -> list[Location]:
-    """Data files of a corpus in name order; other files in a directory are ignored."""
+    """Data files of a corpus in name order; other files in a directory are ignored, but an
+    entry with a data-file name that cannot be read as a file is an error naming it."""
     loc = resolve(uri)
     try:
         files = list_files(loc)
@@ -64,6 +90,9 @@ def list_corpus_files(uri: str) -> list[Location]:
         if format_of(loc.path) is None:
             raise CorpusError(f"unsupported corpus file {loc.uri}; use one of {DATA_SUFFIXES}")
         return files
+    bad = _unreadable_entries(loc)
+    if bad:
+        raise CorpusError(f"{loc.uri}: entries that are not readable data files: {_fmt(bad)}")
     data = [
         f
         for f in files
@@ -123,17 +152,38 @@ class _Utf8CheckingReader:
         self._raw.close()
 
 
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string"}.get(
+        type(value), type(value).__name__
+    )
+
+
 def _find_broken_json_line(loc: Location) -> str:
-    """Error path only: scan the file to name the first line that is not a JSON object."""
+    """Error path only: scan the file to name the first line that is not a JSON object, or
+    the first whose field has another type than on earlier lines (mixed int/str ids)."""
+    kinds: dict[str, tuple[str, int]] = {}
     with loc.fs.open_input_stream(loc.path, compression="detect") as f:
         for number, line in enumerate(f.read().split(b"\n"), start=1):
             if not line.strip():
                 continue
             try:
-                if not isinstance(json.loads(line), dict):
-                    return f"line {number} is not a JSON object: {line[:80]!r}"
+                row = json.loads(line)
             except ValueError as exc:
                 return f"line {number} is not valid JSON ({exc}): {line[:80]!r}"
+            if not isinstance(row, dict):
+                return f"line {number} is not a JSON object: {line[:80]!r}"
+            for key, value in row.items():
+                kind = _json_kind(value)
+                first = kinds.setdefault(key, (kind, number))
+                if "null" not in (kind, first[0]) and kind != first[0]:
+                    return (
+                        f"field {key!r} is a {kind} on line {number} but a {first[0]} on line "
+                        f"{first[1]}; a column must have one type (quote ids to keep strings)"
+                    )
+                if first[0] == "null":
+                    kinds[key] = (kind, number)
     return "no broken line found by a line-by-line scan"
 
 
@@ -141,10 +191,25 @@ class _BlockTooSmall(Exception):
     """A line (one document) is longer than the parser's block: retry with a bigger block."""
 
 
-def _open_text_reader(checked: "_Utf8CheckingReader", fmt: str, block: int):
+def _csv_header(loc: Location) -> list[str]:
+    """Column names from the first line (the reader is then told every column is text)."""
+    with loc.fs.open_input_stream(loc.path, compression="detect") as f:
+        head = f.read(1 << 20)
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    return next(csv.reader([line]), []) if line else []
+
+
+def _open_text_reader(checked: "_Utf8CheckingReader", fmt: str, block: int, loc: Location):
+    """CSV columns are read as text, never inferred: ``007`` stays ``"007"`` and
+    ``2024-01-01`` stays a string (numbers are parsed later by the stage that wants them)."""
     if fmt == "jsonl":
         return pajson.open_json(checked, read_options=pajson.ReadOptions(block_size=block))
-    return pacsv.open_csv(checked, read_options=pacsv.ReadOptions(block_size=block))
+    types = {name: pa.string() for name in _csv_header(loc)}
+    return pacsv.open_csv(
+        checked,
+        read_options=pacsv.ReadOptions(block_size=block),
+        convert_options=pacsv.ConvertOptions(column_types=types),
+    )
 
 
 def _parse_text(loc: Location, fmt: str, block: int) -> Iterator[pa.RecordBatch]:
@@ -153,7 +218,7 @@ def _parse_text(loc: Location, fmt: str, block: int) -> Iterator[pa.RecordBatch]
     checked = _Utf8CheckingReader(raw, loc.uri)
     try:
         try:
-            for batch in _open_text_reader(checked, fmt, block):
+            for batch in _open_text_reader(checked, fmt, block, loc):
                 if checked.error is not None:
                     raise checked.error
                 yield batch

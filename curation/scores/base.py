@@ -76,11 +76,19 @@ def reference_texts(
     return pa.concat_arrays(picked) if picked else pa.array([], pa.string())
 
 
-def _check_text(uri: str, batch: pa.RecordBatch, text_column: str) -> pa.Array:
+def _check_text(uri: str, batch: pa.RecordBatch, text_column: str, null_texts: str) -> pa.Array:
+    """The text column; null texts are refused naming their ids, unless
+    ``null_texts="empty"`` says to score them as empty documents."""
     text = batch.column(1)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         raise CorpusError(
             f"{uri}: text column {text_column!r} has type {text.type}, expected strings"
+        )
+    if text.null_count and null_texts != "empty":
+        ids = batch.column(0).filter(text.is_null())[:10].to_pylist()
+        raise CorpusError(
+            f"{uri}: {text.null_count} document(s) in this batch have a null {text_column!r} "
+            f"(ids {ids}); fix the corpus or score them as empty with null_texts='empty'"
         )
     return text
 
@@ -100,12 +108,16 @@ def score_corpus(
     reference_bytes: int = 8 << 20,
     workers: int | None = None,
     memory_limit_bytes: int | None = None,
+    null_texts: str = "refuse",
 ) -> pa.Table:
     """Score every document: a table with ``id`` and one float64 column per scorer.
 
     ``workers`` processes score batches side by side (default: every core, one process for a
     small corpus, and no more than ``memory_limit_bytes`` -- the whole run's cap, less what
-    this process holds -- leaves room for). Scores do not depend on the worker count."""
+    this process holds -- leaves room for). Scores do not depend on the worker count.
+    ``null_texts``: "refuse" (default: a null text is an error naming its ids) or "empty"."""
+    if null_texts not in ("refuse", "empty"):
+        raise ValueError(f"null_texts must be 'refuse' or 'empty', got {null_texts!r}")
     from tqdm.auto import tqdm
 
     scorers = _instances(scorer_names)
@@ -117,7 +129,7 @@ def score_corpus(
     n_workers = choose_workers(workers, _corpus_bytes(uri), memory_limit_bytes, resident_bytes())
     columns: dict[str, list[np.ndarray]] = {s.name: [] for s in scorers}
     texts = (
-        _check_text(uri, batch, text_column)
+        _check_text(uri, batch, text_column, null_texts)
         for batch in iter_batches(uri, columns=[id_column, text_column], batch_size=batch_size)
     )
     desc = f"scoring ({n_workers} process{'es' if n_workers > 1 else ''})"

@@ -54,6 +54,26 @@ def id_array(values: pa.ChunkedArray | pa.Array, column: str) -> pa.Array:
         raise ScoreError("wrong_type", str(exc), column=column) from None
 
 
+_EXACT = 2**53  # integers beyond this lose precision as float64
+
+
+def _exact_floats(values: pa.ChunkedArray, ids: pa.Array, column: str) -> pa.ChunkedArray:
+    """Integer scores as float64, refused (naming ids) where float64 cannot hold them exactly."""
+    limit = pa.scalar(_EXACT, values.type) if pa.types.is_uint64(values.type) else _EXACT
+    big = pc.greater(
+        pc.abs(values) if not pa.types.is_unsigned_integer(values.type) else values, limit
+    )
+    if pc.any(big).as_py():
+        raise ScoreError(
+            "precision",
+            f"{pc.sum(big).as_py()} integer score(s) exceed 2^53 and would change value as "
+            f"float64 (e.g. {values.filter(big)[0].as_py()}); rescale them",
+            column=column,
+            ids=ids.filter(big)[:MAX_IDS].to_pylist(),
+        )
+    return values.cast(pa.float64())
+
+
 def parse_scores(values: pa.ChunkedArray, ids: pa.ChunkedArray, column: str) -> pa.ChunkedArray:
     """A score column as float64; strings are parsed, unparsable ones are reported by id."""
     kind = values.type
@@ -66,6 +86,8 @@ def parse_scores(values: pa.ChunkedArray, ids: pa.ChunkedArray, column: str) -> 
         or pa.types.is_null(kind)
     ):
         raise ScoreError("wrong_type", f"scores must be numbers, got {kind}", column=column)
+    if pa.types.is_integer(kind):
+        return _exact_floats(values, ids, column)
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return values.cast(pa.float64())
     trimmed = pc.utf8_trim_whitespace(values)
