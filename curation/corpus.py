@@ -14,13 +14,14 @@ import os
 import posixpath
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from curation.hashing import sha256_of
+from curation.hashing import row_digests, sha256_of
 from curation.ids import IdTypeError, normalize_ids
 from curation.storage import Location, list_files, resolve
 
@@ -382,3 +383,32 @@ def corpus_version(uri: str) -> str:
         content, size = sha256_of(loc)
         digest.update(f"{posixpath.basename(loc.path)}\0{size}\0{content}\n".encode())
     return digest.hexdigest()[:16]
+
+
+class CorpusChanged(CorpusError):
+    """The corpus bytes differ from the version a run computed earlier (edited mid-run)."""
+
+
+def content_digests(uri: str, id_column: str = "id", text_column: str = "text") -> np.ndarray:
+    """One content fingerprint per row (``curation.hashing.row_digests``), in row order.
+
+    Computed from the same batches the stage reads, so lineage can be bound to content:
+    the shard check compares the shards' digests with those of the corpus rows they
+    should hold, taken when the corpus version was taken.
+    """
+    parts = [
+        row_digests(b.column(0), b.column(1))
+        for b in iter_batches(uri, columns=[id_column, text_column])
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+
+
+def assert_unchanged(uri: str, version: str) -> None:
+    """Raise :class:`CorpusChanged` (naming the corpus) if its bytes no longer give
+    ``version``: a step about to read it must not mix two corpora in one run."""
+    now = corpus_version(uri)
+    if now != version:
+        raise CorpusChanged(
+            f"corpus {uri} changed during the run: it was version {version}, its files now "
+            f"give {now}; rerun from the corpus step (or keep the corpus immutable per run)"
+        )

@@ -39,6 +39,8 @@ def check_shards(
     expected_ids: Any,
     shard_ids: list[Any],
     shard_row_counts: list[int] | None = None,
+    expected_digests: np.ndarray | None = None,
+    shard_digests: np.ndarray | None = None,
 ) -> CheckOutcome:
     """The shards, concatenated in order, hold exactly ``expected_ids`` position by position,
     and each shard holds as many rows as declared (``shard_row_counts``, e.g. a manifest).
@@ -112,6 +114,21 @@ def check_shards(
             for i in wrong[:MAX_OFFENDERS]
         ]
 
+    if expected_digests is not None or shard_digests is not None:
+        if expected_digests is None or shard_digests is None:
+            raise QualityInputError("content needs both expected_digests and shard_digests")
+        as_codes = lambda d: np.asarray(d, dtype=np.uint64).view(np.int64)  # noqa: E731
+        frame["expected_content"] = padded(as_codes(expected_digests), total, 0)
+        frame["actual_content"] = padded(as_codes(shard_digests), total, 1)
+        expectations.append(
+            expect(
+                "ExpectColumnPairValuesToBeEqual",
+                "shard content differs from the corpus rows",
+                column_A="actual_content",
+                column_B="expected_content",
+            )
+        )
+
     def report(rows: np.ndarray) -> dict[str, list[Any]]:
         inside = rows < n_actual
         shard = np.where(inside, np.searchsorted(starts, rows, side="right") - 1, -1)
@@ -124,13 +141,22 @@ def check_shards(
             "actual_id": _take_concat(shards, starts, rows),
         }
 
-    internal = ("expected_code", "actual_code", "declared_shard", "in_shards", "in_expected")
+    internal = (
+        "expected_code",
+        "actual_code",
+        "declared_shard",
+        "in_shards",
+        "in_expected",
+        "expected_content",
+        "actual_content",
+    )
     rows = run_suites([Suite("shards", frame, expectations, report, internal)])
     metadata.update(
         missing_rows=count_unexpected(rows, "expected rows missing past the end of the shards"),
         extra_rows=count_unexpected(rows, "extra rows past the expected ids"),
         differing_positions=count_unexpected(rows, "shard ids differ from the expected ids"),
         repeated_rows=count_unexpected(rows, "ids repeated in the shards"),
+        content_differs=count_unexpected(rows, "shard content differs from the corpus rows"),
         offending_positions=offending_values(rows, "position"),
         offending_ids=[
             v
