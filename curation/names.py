@@ -36,3 +36,11 @@ def validate_version_id(version: str) -> str:
         return validate_dataset_name(version)
     except InvalidName as exc:
         raise InvalidName(str(exc).replace("dataset name", "version id")) from None
+
+
+def validate_segment(part: str, what: str = "path segment") -> str:
+    """One path segment under a root: the dataset-name rules (no separators, no ``..``)."""
+    try:
+        return validate_dataset_name(part)
+    except InvalidName as exc:
+        raise InvalidName(str(exc).replace("dataset name", what)) from None

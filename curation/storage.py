@@ -164,3 +164,12 @@ def read_json(loc: Location, expect: type | None = dict) -> object:
 def write_json_atomic(loc: Location, obj: object, **kwargs) -> None:
     """Strict JSON, temp-then-rename: readers see the old file or the new one, never a part."""
     atomic_write(loc, to_strict_json(obj, **kwargs))
+
+
+def under(root: str | os.PathLike, *parts: str) -> Location:
+    """A location under ``root`` built from validated segments, so names that come from the
+    environment, a run config or a command line can never point outside it. Call it before
+    writing anything: a refused name leaves nothing behind."""
+    from curation.names import validate_segment
+
+    return resolve(root).join(*(validate_segment(p) for p in parts))
