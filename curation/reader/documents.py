@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from curation import publish, storage
+from curation import publish
 from curation.reader.rows import RowSource, open_job_version, to_items
 
 _BLOCK_ROWS = 1 << 14  # rows decoded per read block: bounds memory independently of data size
