@@ -1,7 +1,7 @@
 """Reader throughput against a bare pyarrow.parquet scan of the same shards (the floor).
 
 Usage: python bench/reader.py [--quick] [--rows N] [--batch-size B] [--row-group R]
-                              [--reader PATH]
+                              [--reader PATH] [--tokenizer SPEC ...] [--only packed|documents]
 
 Both sides produce the same items (per-rank batches of ``batch_size`` rows: compact Arrow
 arrays for text, numpy for numbers), so the ratio measures the reader's own overhead: planning,
@@ -11,6 +11,12 @@ Then per-rank I/O: for rank 1 of 4 (in-process, and with 2 DataLoader workers), 
 and the parquet row groups and decoded bytes it reads, against its share (the whole
 version's / world_size), counted by wrapping ``ParquetFile.read_row_group``. ``--reader``
 loads another reader module (e.g. a previous reader.py) to compare before/after.
+
+Packed tokens: for each tokenizer (``bytes`` and a BPE trained here on the same text, or
+``--tokenizer`` specs), tokens/s of the bare tokenizer on the same Arrow text blocks (the
+floor), of ``PackedDataset`` in-process and with 1 and 2 DataLoader workers, and of
+``PackedDataset`` on a token export. Goals: in-process >= 0.9x the bare tokenizer; 2 workers
+>= 1.5x one (needs two idle cores).
 """
 
 import argparse
@@ -30,7 +36,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import publish  # noqa: E402
 from curation import reader as reader_module  # noqa: E402
+from curation.export.tokens import export_tokens  # noqa: E402
+from curation.reader import PackedDataset  # noqa: E402
 from curation.reader.rows import to_items  # noqa: E402
+from curation.tokenize import load_tokenizer  # noqa: E402
 
 LINEAGE = {
     "corpus_version": "bench",
@@ -182,6 +191,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--row-group", type=int, default=8192)
     ap.add_argument("--reader", default=None, help="path of another reader.py to measure")
+    ap.add_argument("--tokenizer", action="append", help="tokenizer spec(s) for packed")
+    ap.add_argument("--only", choices=["packed", "documents"], default=None)
     args = ap.parse_args()
     if args.reader:
         READER = load_reader(args.reader)
@@ -192,6 +203,16 @@ def main() -> None:
         pv = publish.publish_version(os.path.join(tmp, "root"), "bench", paths, LINEAGE)
         uri = os.path.join(tmp, "root", "bench")
         shard_paths = pv.shard_uris
+        if args.only != "documents":
+            specs = args.tokenizer or ["bytes", train_bpe(tmp, shard_paths[0])]
+            rows_packed = min(rows, 20_000 if args.quick else 100_000)
+            packed_uri = uri
+            if rows_packed < rows:
+                packed_uri = publish_subset(tmp, shard_paths, rows_packed)
+            for spec in specs:
+                report_packed(tmp, packed_uri, spec, repeats)
+        if args.only == "packed":
+            return
         t_arrow, _, _ = best_of(repeats, arrow_only_scan, shard_paths, args.batch_size)
         t_floor, c_floor, n_floor = best_of(repeats, floor_scan, shard_paths, args.batch_size)
         t_read, c_read, n_read = best_of(repeats, reader_scan, uri, args.batch_size)
@@ -207,6 +228,9 @@ def main() -> None:
         print(
             f"ratio reader/floor CPU time  = {c_read / c_floor:.2f}x (steadier on a busy machine)"
         )
+        t_two, _, _ = best_of(repeats, reader_scan, uri, args.batch_size, 0, 1, 2)
+        print(f"  OrderedDataset, 2 workers: {rows / t_two:12,.0f} samples/s")
+        print(f"ratio floor/reader with 2 workers = {t_floor / t_two:.2f}x (goal >= 0.8x)")
         print_rank_io(tmp, uri, args.batch_size, args.row_group, rows, repeats)
 
 
@@ -230,6 +254,74 @@ def print_rank_io(
         )
         for workers in (0, 2):
             report_rank_io(data_uri, batch, (groups, nbytes), 4, workers, repeats)
+
+
+def train_bpe(tmp: str, text_path: str, vocab: int = 8192) -> str:
+    """A byte-level BPE trained on the benchmark's own text, saved as tokenizer.json."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab, special_tokens=["<|endoftext|>"], show_progress=False
+    )
+    texts = pq.read_table(text_path, columns=["text"]).column("text").to_pylist()[:5000]
+    tok.train_from_iterator(texts, trainer)
+    path = os.path.join(tmp, "tokenizer.json")
+    tok.save(path)
+    return "hf:" + path
+
+
+def publish_subset(tmp: str, shard_paths: list[str], rows: int) -> str:
+    """The first ``rows`` rows as their own version (BPE tokenizing is slower than reading)."""
+    table = pq.read_table(shard_paths[0]).slice(0, rows)
+    path = os.path.join(tmp, "subset.parquet")
+    pq.write_table(table, path, row_group_size=max(1, rows // 8))
+    publish.publish_version(os.path.join(tmp, "root"), "subset", [path], LINEAGE)
+    return os.path.join(tmp, "root", "subset")
+
+
+def bare_tokenize(uri: str, spec: str) -> int:
+    """The floor: the tokenizer alone on the same text, one row group at a time."""
+    tok = load_tokenizer(spec)
+    ds = READER.OrderedDataset(uri)
+    total = 0
+    for path in ds.shard_uris:
+        pf = pq.ParquetFile(path)
+        for g in range(pf.num_row_groups):
+            total += len(tok.encode_batch(pf.read_row_group(g, columns=["text"])["text"])[0])
+    return total
+
+
+def packed_scan(uri: str, spec: str | None, workers: int) -> int:
+    ds = PackedDataset(uri, seq_len=1024, batch_size=8, tokenizer=spec, tail="pad")
+    return sum(int(b["loss_mask"].sum()) for b in ds.loader(workers))
+
+
+def report_packed(tmp: str, uri: str, spec: str, repeats: int) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one thread per process
+    t_bare, c_bare, n = best_of(repeats, bare_tokenize, uri, spec)
+    t0, c0, n0 = best_of(repeats, packed_scan, uri, spec, 0)
+    t1, _, n1 = best_of(repeats, packed_scan, uri, spec, 1)
+    t2, _, n2 = best_of(repeats, packed_scan, uri, spec, 2)
+    out = os.path.join(tmp, f"tokens-{abs(hash(spec))}")
+    export_tokens(uri, out, spec)
+    te, _, ne = best_of(repeats, packed_scan, out, None, 0)
+    docs = READER.OrderedDataset(uri).num_rows
+    assert n0 == n + docs, (n, n0, docs)  # ours adds one EOT per document
+    assert n0 == n1 == n2 == ne
+    name = spec if len(spec) < 30 else "..." + spec[-27:]
+    print(f"packed tokens, {name} ({n0:,} tokens; load average {os.getloadavg()[0]:.1f}):")
+    print(f"  bare tokenizer    : {n / t_bare:12,.0f} tokens/s")
+    print(
+        f"  PackedDataset     : {n0 / t0:12,.0f} tokens/s   {t_bare / t0:.2f}x bare (goal >= 0.9)"
+    )
+    print(f"    1 worker        : {n1 / t1:12,.0f} tokens/s")
+    print(
+        f"    2 workers       : {n2 / t2:12,.0f} tokens/s   {t1 / t2:.2f}x 1 worker (goal >= 1.5)"
+    )
+    print(f"  token export      : {ne / te:12,.0f} tokens/s   {t_bare / te:.1f}x bare")
 
 
 if __name__ == "__main__":
