@@ -1,18 +1,22 @@
-"""The one Dagster Definitions object: every asset, check, sensor, schedule and resource."""
+"""The one Dagster Definitions object, built from the project file (curation.yaml).
+
+One node per stage; recipes are partitions of each per-recipe stage, so the graph does not
+grow with the recipe list.
+"""
 
 import os
 
 from dagster import Definitions, in_process_executor, multiprocess_executor
 
-from assets.automation import nightly_refresh, refresh_job, score_change_sensor
-from assets.corpus import raw_corpus
-from assets.orderings import build_ordering_asset
+from assets.automation import build_automation
+from assets.corpus import build_corpus_asset
+from assets.orderings import build_ordering_assets
 from assets.probes import build_probe_assets
-from assets.publish import build_publish_asset
-from assets.resources import build_resources
-from assets.scores import sample_scores, score_coverage
-from assets.shards import build_shards_asset
-from curation.ordering import METHODS
+from assets.publish import build_publish_assets
+from assets.resources import ProjectResource, build_resources
+from assets.scores import build_scores_assets
+from assets.shards import build_shard_assets
+from curation.recipes import Project, load_project
 
 
 def executor_from_env():
@@ -30,35 +34,27 @@ def executor_from_env():
     return in_process_executor
 
 
-def methods_from_env() -> list[str]:
-    """Orderings this deployment computes (CURATION_METHODS=random,str,saw); all by default."""
-    chosen = [m.strip() for m in os.environ.get("CURATION_METHODS", "").split(",") if m.strip()]
-    unknown = sorted(set(chosen) - set(METHODS))
-    if unknown:
-        raise ValueError(f"CURATION_METHODS names unknown method(s) {unknown}; known: {METHODS}")
-    return chosen or list(METHODS)
-
-
 def build_definitions(
-    resources: dict | None = None, executor=None, methods: list[str] | None = None
+    project: Project | None = None, resource: ProjectResource | None = None, executor=None
 ) -> Definitions:
-    """Build the definitions; tests pass their own resources (a temp root, a small corpus)."""
-    methods = methods or methods_from_env()
-    assets = [raw_corpus, sample_scores, *build_probe_assets(methods)]
-    checks = [score_coverage]
-    for method in methods:
-        for build in (build_ordering_asset, build_shards_asset):
-            asset_def, check_def = build(method)
-            assets.append(asset_def)
-            checks.append(check_def)
-        assets.append(build_publish_asset(method))
+    """Definitions for one project; tests pass their own (a temp root, a small corpus)."""
+    if project is None:
+        project = load_project()
+        resource = resource or ProjectResource()
+    raw_corpus = build_corpus_asset(project)
+    sample_scores, score_coverage = build_scores_assets(project)
+    orderings, ordering_invariants = build_ordering_assets(project)
+    shards, shard_integrity = build_shard_assets(project)
+    probe_runs, probe_report = build_probe_assets(project)
+    published = build_publish_assets(project)
+    jobs, sensors, schedules = build_automation(project)
     return Definitions(
-        assets=assets,
-        asset_checks=checks,
-        jobs=[refresh_job],
-        sensors=[score_change_sensor],
-        schedules=[nightly_refresh],
-        resources=resources or build_resources(),
+        assets=[raw_corpus, sample_scores, orderings, shards, probe_runs, probe_report, published],
+        asset_checks=[score_coverage, ordering_invariants, shard_integrity],
+        jobs=jobs,
+        sensors=sensors,
+        schedules=schedules,
+        resources=build_resources(project, resource),
         executor=executor or executor_from_env(),
     )
 

@@ -1,11 +1,11 @@
-"""Refresh automation: a sensor on the score source's content hash, and a nightly schedule.
+"""Refresh automation: a sensor on the score source and the recipe file, and a nightly run.
 
-The sensor's run key embeds the content hash, because Dagster deduplicates run keys forever:
-scores that change back to an earlier version still get a new run only if that version was
-never run. The cursor keeps (size, mtime) per file so unchanged files are not re-hashed.
+The sensor keys each run by the content it reacts to (Dagster deduplicates run keys
+forever, so a key must carry the version). A score change refreshes every recipe; a
+recipe-file change refreshes only the recipes whose method or parameters changed, so only
+their ``latest`` moves. The first tick records what is there and starts nothing.
 """
 
-import hashlib
 import json
 
 from dagster import (
@@ -20,62 +20,99 @@ from dagster import (
     sensor,
 )
 
-from assets.resources import CurationSettings
-from curation.storage import list_files, resolve
+from curation.recipes import RecipeError, load_project
+from curation.sources import source_fingerprint
 
-refresh_job = define_asset_job(
-    "refresh_ordered_datasets",
-    selection=AssetSelection.all(),
-    description="Recompute scores, orderings, shards and probes; publish what passes its checks.",
+RANGE_START, RANGE_END = (
+    "dagster/asset_partition_range_start",
+    "dagster/asset_partition_range_end",
 )
+#: what a recipe-only change recomputes (scores and corpus stay as they are)
+RECIPE_STAGES = AssetSelection.groups("orderings", "shards", "probes", "published")
 
 
-def content_hash(uri: str, cursor: dict) -> tuple[str, dict]:
-    """sha256 over the source's files, reusing cached digests for unchanged (size, mtime)."""
-    files = list_files(resolve(uri))
-    digest = hashlib.sha256()
-    cache: dict = {}
-    for loc in files:
-        info = loc.fs.get_file_info(loc.path)
-        stamp = [info.size, info.mtime_ns]
-        cached = cursor.get("files", {}).get(loc.uri)
-        if cached and cached["stamp"] == stamp:
-            file_digest = cached["sha256"]
+def range_tags(names: list[str], order: list[str]) -> list[dict[str, str]]:
+    """Tags for one run per contiguous run of ``names`` in partition ``order``."""
+    picked = sorted({order.index(n) for n in names})
+    groups: list[list[int]] = []
+    for i in picked:
+        if groups and i == groups[-1][-1] + 1:
+            groups[-1].append(i)
         else:
-            h = hashlib.sha256()
-            with loc.fs.open_input_stream(loc.path) as f:
-                while chunk := f.read(1 << 22):
-                    h.update(chunk)
-            file_digest = h.hexdigest()
-        cache[loc.uri] = {"stamp": stamp, "sha256": file_digest}
-        digest.update(f"{loc.uri}:{file_digest}\n".encode())
-    return digest.hexdigest()[:16], {"files": cache}
+            groups.append([i])
+    return [{RANGE_START: order[g[0]], RANGE_END: order[g[-1]]} for g in groups]
 
 
-@sensor(
-    job=refresh_job,
-    minimum_interval_seconds=60,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Requests a refresh when the score source's content hash changes.",
-)
-def score_change_sensor(context: SensorEvaluationContext, settings: CurationSettings):
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    try:
-        version, files = content_hash(settings.score_source, cursor)
-    except FileNotFoundError as exc:
-        return SkipReason(f"score source missing: {exc}")
-    if version == cursor.get("hash"):
-        context.update_cursor(json.dumps({"hash": version, **files}))
-        return SkipReason(f"scores unchanged ({version})")
-    context.update_cursor(json.dumps({"hash": version, **files}))
-    return RunRequest(run_key=f"scores-{version}", tags={"curation/score_source_hash": version})
+def build_automation(project):
+    names = project.recipe_names
+    refresh_job = define_asset_job(
+        "refresh",
+        selection=AssetSelection.all(),
+        description="Recompute scores, orderings, shards and probes of the recipes in range; "
+        "publish what passes its checks.",
+    )
+    recipe_job = define_asset_job(
+        "refresh_recipes",
+        selection=RECIPE_STAGES,
+        description="Recompute only the recipes in range (scores stay): after a recipe change.",
+    )
 
+    @sensor(
+        jobs=[refresh_job, recipe_job],
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Refreshes when the score source's content or a recipe in curation.yaml "
+        "changes (only the changed recipes).",
+    )
+    def refresh_sensor(context: SensorEvaluationContext):
+        cursor = json.loads(context.cursor) if context.cursor else None
+        try:
+            current = load_project()
+            scores, files = source_fingerprint(current.score_source, (cursor or {}).get("files"))
+        except (RecipeError, FileNotFoundError, OSError) as exc:
+            return SkipReason(f"cannot read the project or its score source: {exc}")
+        recipes = {r.name: r.fingerprint() for r in current.recipes}
+        context.update_cursor(json.dumps({"scores": scores, "recipes": recipes, "files": files}))
+        if cursor is None:
+            return SkipReason(
+                f"first tick: recorded score source {scores} and {len(recipes)} recipes; "
+                "a refresh starts when either changes"
+            )
+        added = sorted(set(recipes) - set(names))
+        note = (
+            f"; recipe(s) {added} are new: reload the code location to add their partitions"
+            if added
+            else ""
+        )
+        if scores != cursor.get("scores"):
+            return [
+                RunRequest(run_key=f"scores-{scores}-{i}", job_name="refresh", tags=t)
+                for i, t in enumerate(range_tags(names, names))
+            ]
+        old = cursor.get("recipes", {})
+        changed = [n for n in names if n in recipes and recipes[n] != old.get(n)]
+        if not changed:
+            return SkipReason(f"nothing changed: scores {scores}, {len(recipes)} recipes{note}")
+        context.log.info(f"recipes changed: {changed}")
+        return [
+            RunRequest(
+                run_key=f"recipes-{t[RANGE_START]}-{t[RANGE_END]}-"
+                + "-".join(recipes[n] for n in changed),
+                job_name="refresh_recipes",
+                tags={**t, "curation/changed_recipes": ",".join(changed)},
+            )
+            for t in range_tags(changed, names)
+        ]
 
-@schedule(
-    job=refresh_job,
-    cron_schedule="0 3 * * *",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Nightly refresh (03:00 UTC).",
-)
-def nightly_refresh(context):
-    return RunRequest(run_key=None, tags={"curation/trigger": "nightly"})
+    @schedule(
+        job=refresh_job,
+        cron_schedule="0 3 * * *",
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Nightly refresh of every recipe (03:00 UTC).",
+    )
+    def nightly_refresh(context):
+        return RunRequest(
+            run_key=None, tags={**range_tags(names, names)[0], "curation/trigger": "nightly"}
+        )
+
+    return [refresh_job, recipe_job], [refresh_sensor], [nightly_refresh]

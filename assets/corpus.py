@@ -1,32 +1,47 @@
-"""raw_corpus: the documents to order, identified by stable ids and a content version."""
+"""raw_corpus: the documents to order, with validated unique ids and a content version."""
 
-import time
+from dagster import AssetExecutionContext, DataVersion, Output, asset
 
-from dagster import AssetExecutionContext, asset
-
-from assets.resources import CurationSettings
+from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location
+from assets.resources import ProjectResource
 from curation.corpus import corpus_version, list_corpus_files, read_ids
+from curation.refs import CorpusRef
 from curation.shards import corpus_layout
 
 
-@asset(group_name="corpus", description="The raw corpus: ids validated unique, content version.")
-def raw_corpus(context: AssetExecutionContext, settings: CurationSettings) -> dict:
-    started = time.perf_counter()
-    files = list_corpus_files(settings.corpus_uri)
-    corpus_layout(settings.corpus_uri)  # fail now, not after scoring, if it cannot be reordered
-    ids = read_ids(settings.corpus_uri, id_column=settings.id_column)
-    version = corpus_version(settings.corpus_uri)
-    value = {
-        "uri": settings.corpus_uri,
-        "version": version,
-        "rows": len(ids),
-        "files": len(files),
-        "id_type": str(ids.type),
-    }
-    context.add_output_metadata({**value, "seconds": round(time.perf_counter() - started, 3)})
-    return value
+def build_corpus_asset(project):
+    @asset(
+        group_name="corpus",
+        description="The raw corpus: ids validated unique, content version from its bytes.",
+        kinds=kinds_for(project.corpus.uri),
+        owners=OWNERS,
+        code_version=CODE_VERSION,
+    )
+    def raw_corpus(context: AssetExecutionContext, project: ProjectResource) -> Output[CorpusRef]:
+        spec = project.project.corpus
+        files = list_corpus_files(spec.uri)
+        corpus_layout(spec.uri)  # fail now, not after scoring, if it cannot be reordered
+        ids = read_ids(spec.uri, id_column=spec.id_column)
+        ref = CorpusRef(
+            uri=spec.uri,
+            version=corpus_version(spec.uri),
+            rows=len(ids),
+            files=len(files),
+            id_type=str(ids.type),
+            id_column=spec.id_column,
+            text_column=spec.text_column,
+        )
+        context.log.info(f"corpus {ref.version}: {ref.rows} documents in {ref.files} file(s)")
+        return Output(
+            ref,
+            data_version=DataVersion(ref.version),
+            metadata={
+                "dagster/row_count": ref.rows,
+                "corpus_version": ref.version,
+                "files": ref.files,
+                "id_type": ref.id_type,
+                "location": location(spec.uri),
+            },
+        )
 
-
-def corpus_ids(corpus: dict, settings: CurationSettings):
-    """The corpus id column (re-read: only ids are ever held in memory)."""
-    return read_ids(corpus["uri"], id_column=settings.id_column)
+    return raw_corpus

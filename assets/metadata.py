@@ -1,15 +1,29 @@
-"""Turn library results into Dagster metadata people want to read in the UI."""
+"""Library results as the metadata Dagster's UI renders natively."""
 
 import base64
+import math
 from typing import Any
 
-from dagster import MetadataValue
+import pyarrow as pa
+from dagster import MetadataValue, TableColumn, TableSchema
 
+import curation
 from curation.plots import score_curve_png
+
+OWNERS = ["team:data-ordering"]
+CODE_VERSION = curation.__version__
+
+
+def kinds_for(*uris: str | None, extra: tuple[str, ...] = ()) -> set[str]:
+    """Dagster kinds: the storage a stage touches plus what it computes with."""
+    found = {"parquet", *extra}
+    if any(u and u.startswith("s3://") for u in uris):
+        found.add("s3")
+    return found
 
 
 def png_markdown(png: bytes, alt: str) -> MetadataValue:
-    """Embed a PNG in metadata (rendered by the UI's markdown viewer)."""
+    """A PNG the UI shows inline: markdown with a data URI (relative links do not render)."""
     data = base64.b64encode(png).decode("ascii")
     return MetadataValue.md(f"![{alt}](data:image/png;base64,{data})")
 
@@ -18,12 +32,39 @@ def curve_plot(curves: dict[str, dict], title: str) -> MetadataValue:
     return png_markdown(score_curve_png(curves, title), title)
 
 
+def rounded(value: Any, digits: int = 4) -> Any:
+    """Floats rounded for reading; non-finite floats become their text (strict JSON)."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return value
+    if not math.isfinite(value):
+        return str(value)
+    return float(f"{value:.{digits}g}")
+
+
 def scalar_metadata(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten numbers/strings/bools into metadata entries; nest dicts as JSON."""
+    """Numbers, strings and bools as entries (floats rounded); nested values as JSON."""
     out: dict[str, Any] = {}
     for key, value in values.items():
-        if isinstance(value, bool) or isinstance(value, (int, float, str)):
-            out[f"{prefix}{key}"] = value
-        elif isinstance(value, (dict, list)):
-            out[f"{prefix}{key}"] = MetadataValue.json(value)
+        if isinstance(value, (bool, int, float, str)):
+            out[f"{prefix}{key}"] = rounded(value)
+        elif isinstance(value, (dict, list, tuple)):
+            out[f"{prefix}{key}"] = MetadataValue.json(_rounded_tree(value))
     return out
+
+
+def _rounded_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _rounded_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded_tree(v) for v in value]
+    return rounded(value)
+
+
+def table_schema(schema: pa.Schema) -> TableSchema:
+    """``dagster/column_schema`` from an Arrow schema."""
+    return TableSchema(columns=[TableColumn(name=f.name, type=str(f.type)) for f in schema])
+
+
+def location(uri: str) -> MetadataValue:
+    """A path value for local locations, a url value for s3://."""
+    return MetadataValue.url(uri) if "://" in uri else MetadataValue.path(uri)

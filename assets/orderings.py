@@ -1,182 +1,135 @@
-"""ordering_<method>: one asset per method (random, sorted, folding, zigzag, segment, str, saw).
+"""orderings: each recipe's permutation of the corpus, one partition per recipe.
 
-One asset per method, rather than partitions, keeps ``--select '*'`` a single run that the
-multiprocess executor fans out, and lets the UI rerun one method alone. Orderings are stored
-content-addressed (scores version + method + parameters), so a rerun with unchanged inputs
-reuses the file instead of recomputing it.
+The recipe file says what each recipe computes. A launchpad override (the per-method
+config below) is never published as the recipe: it is marked as an override, and its
+dataset is named ``<recipe>--override-<hash>`` so the recipe's ``latest`` never moves.
+Orderings are stored content-addressed, so an unchanged recipe reuses its file.
 """
 
-import hashlib
-import io
-import json
-import time
-import warnings
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetIn,
+    Config,
+    asset,
+    asset_check,
+)
+from pydantic import Field, create_model
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, asset, asset_check
+from assets.checks import recipes_check_result
+from assets.metadata import CODE_VERSION, OWNERS, curve_plot, kinds_for, scalar_metadata
+from assets.partitions import SINGLE_RUN, recipe_partitions
+from assets.resources import ProjectResource
+from curation.ordering import DEFAULTS, METHODS
+from curation.ordering_stage import check_recipe_ordering, compute_ordering
+from curation.refs import CorpusRef, OrderingRef, ScoresRef
 
-import curation
-from assets.checks import to_check_result
-from assets.corpus import corpus_ids
-from assets.metadata import curve_plot, scalar_metadata
-from assets.resources import CurationSettings
-from assets.scores import read_score_table
-from curation.metrics import expected_shape
-from curation.ordering import guideline_metrics, order
-from curation.quality import check_ordering
-from curation.scores import align_scores
-from curation.storage import atomic_write, exists, read_bytes, resolve, write_parquet_atomic
-
-BATCH_SIZE = 16  # window of the local-diversity metric: the probe's batch size
+_BOUNDS = {"folding_layer": 1, "zigzag_layer": 1, "num_sections": 1, "window_size": 0, "seed": 0}
 
 
-class OrderingConfig(Config):
-    """Method parameters; unset fields take the reference defaults for the method."""
-
-    seed: int | None = None
-    ascending: bool | None = None
-    window_size: int | None = None
-    folding_layer: int | None = None
-    zigzag_layer: int | None = None
-    num_sections: int | None = None
-    folding_ratio: float | None = None
-    x_pct: float | None = None
-    y_pct: float | None = None
-    front_is_high: bool | None = None
-    back_is_high: bool | None = None
-
-    def params(self) -> dict:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
-
-
-def ordering_key(corpus_version: str, score_version: str, method: str, params: dict) -> str:
-    """Content address of an ordering: same inputs, same key, same file."""
-    text = json.dumps(
-        [curation.__version__, corpus_version, score_version, method, params], sort_keys=True
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def aligned_scores(settings: CurationSettings, raw_corpus: dict, sample_scores: dict):
-    """Corpus ids and the driving score in corpus row order.
-
-    The join is done once per (scores, corpus) version and cached beside the score table as
-    .npy, because every ordering, its check, its shards and the probes need it.
-    """
-    ids = corpus_ids(raw_corpus, settings)
-    cache = resolve(sample_scores["uri"].rsplit("/", 1)[0]).join(
-        f"aligned-{raw_corpus['version']}.npy"
-    )
-    if exists(cache):
-        scores = np.load(io.BytesIO(read_bytes(cache)), allow_pickle=False)
-        if scores.size == len(ids):
-            return ids, scores
-    scores = align_scores(ids, read_score_table(sample_scores), sample_scores["column"])
-    buffer = io.BytesIO()
-    np.save(buffer, scores, allow_pickle=False)
-    atomic_write(cache, buffer.getvalue())  # parallel steps may race to fill the cache
-    return ids, scores
-
-
-def read_positions(ordering: dict) -> np.ndarray:
-    loc = resolve(ordering["uri"])
-    return pq.read_table(loc.path, filesystem=loc.fs, columns=["row"]).column("row").to_numpy()
-
-
-def build_ordering_asset(method: str):
-    @asset(
-        name=f"ordering_{method}",
-        group_name="orderings",
-        description=f"The {method} ordering of the corpus (position -> id).",
-        ins={"raw_corpus": AssetIn("raw_corpus"), "sample_scores": AssetIn("sample_scores")},
-    )
-    def _ordering(
-        context: AssetExecutionContext,
-        config: OrderingConfig,
-        settings: CurationSettings,
-        raw_corpus: dict,
-        sample_scores: dict,
-    ) -> dict:
-        started = time.perf_counter()
-        ids, scores = aligned_scores(settings, raw_corpus, sample_scores)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = order(scores, method, **config.params())
-        for w in caught:
-            context.log.warning(str(w.message))
-        params = result.metadata["params"]
-        key = ordering_key(raw_corpus["version"], sample_scores["version"], method, params)
-        loc = resolve(settings.path("work", "orderings", method, key, "ordering.parquet"))
-        reused = exists(loc)
-        if not reused:
-            table = pa.table(
-                {
-                    "position": np.arange(result.size, dtype=np.int64),
-                    "id": ids.take(pa.array(result)),
-                    "row": np.asarray(result),
-                }
-            )
-            write_parquet_atomic(table, loc)
-        metrics = guideline_metrics(scores, result, BATCH_SIZE, params.get("ascending", True))
-        curve = metrics.pop("curve")
-        context.add_output_metadata(
-            {
-                "rows": int(result.size),
-                "method": method,
-                "params": params,
-                "score_version": sample_scores["version"],
-                "corpus_version": raw_corpus["version"],
-                "ordering_key": key,
-                "reused": reused,
-                "warnings": result.metadata["warnings"],
-                **scalar_metadata(metrics, "metric_"),
-                "score_curve": curve_plot({method: curve}, f"{method}: score along the order"),
-                "seconds": round(time.perf_counter() - started, 3),
-            }
+def _method_config(method: str) -> type[Config]:
+    """A small Config with exactly this method's parameters, generated from DEFAULTS."""
+    fields = {}
+    for name, default in DEFAULTS[method].items():
+        kind = type(default)
+        bounds = {"ge": _BOUNDS[name]} if name in _BOUNDS else {}
+        if name in ("folding_ratio", "x_pct", "y_pct"):
+            bounds = {"ge": 0.0}
+        fields[name] = (
+            kind | None,
+            Field(
+                None,
+                description=f"override for every {method} recipe in this run "
+                f"(reference default {default!r}); published as an override",
+                **bounds,
+            ),
         )
-        return {
-            "uri": loc.uri,
-            "method": method,
-            "params": params,
-            "key": key,
-            "rows": int(result.size),
-            "metrics": metrics,
-            "curve": curve,
-            "score_version": sample_scores["version"],
-            "corpus_version": raw_corpus["version"],
-            "warnings": result.metadata["warnings"],
-        }
+    return create_model(f"{method.capitalize()}Override", __base__=Config, **fields)
+
+
+METHOD_CONFIGS = {m: _method_config(m) for m in METHODS}
+OrderingsConfig = create_model(
+    "OrderingsConfig",
+    __base__=Config,
+    __doc__="Per-method launchpad overrides; leave empty to run the recipes as the file says.",
+    **{m: (cfg | None, None) for m, cfg in METHOD_CONFIGS.items()},
+)
+
+
+def overrides_for(config: Config, method: str) -> dict:
+    chosen = getattr(config, method, None)
+    return {k: v for k, v in chosen.model_dump().items() if v is not None} if chosen else {}
+
+
+def build_ordering_assets(project):
+    partitions = recipe_partitions(project)
+
+    @asset(
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        group_name="orderings",
+        description="Each recipe's ordering of the corpus (position -> id), from curation.yaml.",
+        kinds=kinds_for(project.storage.root, extra=("numpy",)),
+        owners=OWNERS,
+        code_version=CODE_VERSION,
+    )
+    def orderings(
+        context: AssetExecutionContext,
+        config: OrderingsConfig,
+        project: ProjectResource,
+        raw_corpus: CorpusRef,
+        sample_scores: ScoresRef,
+    ) -> dict[str, OrderingRef]:
+        proj = project.project
+        out = {}
+        for name in context.partition_keys:
+            recipe = proj.recipe(name)
+            ref = compute_ordering(
+                proj, recipe, raw_corpus, sample_scores, overrides_for(config, recipe.method)
+            )
+            for warning in ref.warnings:
+                context.log.warning(f"{name}: {warning}")
+            context.log.info(f"{name}: {ref.method} {ref.params} -> {ref.key}")
+            out[name] = ref
+            context.add_asset_metadata(
+                {
+                    "dagster/row_count": ref.rows,
+                    "recipe": name,
+                    "method": ref.method,
+                    "params": ref.params,
+                    "override": ref.override,
+                    "ordering_key": ref.key,
+                    "score_version": ref.score_version,
+                    "corpus_version": ref.corpus_version,
+                    **scalar_metadata(ref.metrics, "metric_"),
+                    "score_curve": curve_plot({name: ref.curve}, f"{name}: score along the order"),
+                },
+                partition_key=name,
+            )
+        return out
 
     @asset_check(
-        asset=_ordering,
+        asset=orderings,
         name="ordering_invariants",
         blocking=True,
+        partitions_def=partitions,
         additional_ins={
             "raw_corpus": AssetIn("raw_corpus"),
             "sample_scores": AssetIn("sample_scores"),
         },
         description="GX: a complete permutation, equal to a recomputation, in the method's shape.",
     )
-    def _invariants(
-        settings: CurationSettings, ordering: dict, raw_corpus: dict, sample_scores: dict
+    def ordering_invariants(
+        context: AssetCheckExecutionContext,
+        orderings: dict[str, OrderingRef],
+        raw_corpus: CorpusRef,
+        sample_scores: ScoresRef,
     ) -> AssetCheckResult:
-        _, scores = aligned_scores(settings, raw_corpus, sample_scores)
-        positions = read_positions(ordering)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            recomputed = order(scores, method, **ordering["params"])
-        params = ordering["params"]
-        metrics = guideline_metrics(scores, positions, BATCH_SIZE, params.get("ascending", True))
-        metrics.pop("curve")
-        outcome = check_ordering(
-            positions,
-            scores.size,
-            recomputed=np.asarray(recomputed),
-            metrics=metrics,
-            expected_shape=expected_shape(method, params),
-        )
-        return to_check_result(outcome)
+        outcomes = {
+            name: check_recipe_ordering(ref, raw_corpus, sample_scores)
+            for name, ref in orderings.items()
+        }
+        return recipes_check_result(outcomes)
 
-    return _ordering, _invariants
+    return orderings, ordering_invariants

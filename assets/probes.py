@@ -1,54 +1,43 @@
-"""probe_runs and probe_report: tiny byte-level GPTs trained on each ordering, compared honestly.
+"""probe_runs and probe_report: tiny byte-level GPTs trained on each probed recipe.
 
-Every method trains on the same documents (its own order), minus a held-out split that no
-ordering trains on; the same seeds give every method the same initial weights. Evaluation
-targets are chosen by score, because a random held-out set favours orders that end on
-random data while the paper's point is ending on the best data: we report all of them.
+Every recipe with ``probe: true`` trains on the same documents (its own order), minus a
+held-out split that no ordering trains on; the same seeds give every recipe the same
+initial weights. Recipes with ``probe: false`` record that they were not probed.
+Evaluation targets are chosen by score (random, lowest, highest held-out documents).
 """
 
 import hashlib
 import json
-import time
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from dagster import AssetExecutionContext, AssetIn, Config, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetIn, MetadataValue, asset
 
-from assets.metadata import png_markdown
-from assets.orderings import aligned_scores
-from assets.resources import CurationSettings
+from assets.metadata import CODE_VERSION, OWNERS, png_markdown
+from assets.partitions import SINGLE_RUN, recipe_partitions
+from assets.resources import ProjectResource
 from curation.probe.report import write_report
 from curation.probe.train import ProbeConfig, ProbeJob, ProbeResult, run_probes, steps_at_documents
+from curation.refs import CorpusRef, ScoresRef, ShardSetRef
+from curation.scores.aligned import aligned_scores
 from curation.storage import exists, read_bytes, resolve, write_bytes, write_parquet_atomic
 
-DEFAULT_METHODS = ["random", "sorted", "folding", "str", "saw"]
-
-
-class ProbeRunConfig(Config):
-    """Probe budget and design.
-
-    Defaults (a 2-layer, d=64, context-128 byte-level GPT; 300 KB spread evenly over each
-    ordering; 2 seeds; 2 worker processes) finish in about two minutes on 2 CPU cores. The
-    design's more telling setting (n_layer=4, d_model=96, context=256, token_budget=None for
-    one full pass, seeds=3) takes roughly ten times longer.
-    """
-
-    methods: list[str] = []  # empty: random, sorted, folding, str, saw (those deployed)
-    seeds: int = 2
-    token_budget: int | None = 300_000
-    workers: int = 2
-    n_layer: int = 2
-    d_model: int = 64
-    context: int = 128
-    batch_size: int = 16
-    lr: float = 3e-3
-    eval_points: int = 10
-    heldout_fraction: float = 0.04
-    extreme_fraction: float = 0.02
-    device: str = "auto"
+#: probe budgets by preset (the recipe file's ``probe.preset``); overrides apply on top
+PRESETS = {
+    "demo": {
+        "token_budget": 300_000,
+        "n_layer": 2,
+        "d_model": 64,
+        "context": 128,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "eval_points": 10,
+    },
+}
+SPLIT = {"heldout_fraction": 0.04, "extreme_fraction": 0.02, "workers": 2}
 
 
 def heldout_split(
@@ -91,11 +80,11 @@ def write_rows(corpus_uri: str, rows: np.ndarray, text_column: str, loc) -> str:
     return loc.uri
 
 
-def training_stream(shards: dict, heldout_ids: pa.Array, loc) -> str:
+def training_stream(shards: ShardSetRef, heldout_ids: pa.Array, loc) -> str:
     """The method's shards in order, minus held-out documents, as one parquet file."""
     tables = []
-    for shard in shards["shards"]:
-        src = resolve(shard["path"])
+    for shard in shards.shards:
+        src = resolve(shard.path)
         table = pq.read_table(src.path, filesystem=src.fs, columns=["id", "text", "score"])
         tables.append(table.filter(pc.invert(pc.is_in(table.column("id"), value_set=heldout_ids))))
     write_parquet_atomic(
@@ -112,161 +101,167 @@ def boundary_positions(score: np.ndarray) -> list[int]:
     return (np.flatnonzero(np.diff(ranks) < -0.25) + 1).tolist()
 
 
-def run_probe_jobs(
-    context: AssetExecutionContext,
-    config: ProbeRunConfig,
-    settings: CurationSettings,
-    raw_corpus: dict,
-    sample_scores: dict,
-    **shards: dict,
-) -> dict:
-    started = time.perf_counter()
-    available = [name.removeprefix("shards_") for name in shards]
-    unknown = sorted(set(config.methods) - set(available))
-    if unknown:
-        raise ValueError(f"unknown probe method(s) {unknown}; this deployment orders {available}")
-    config = config.model_copy(
-        update={
-            "methods": list(config.methods)
-            or [m for m in DEFAULT_METHODS if m in available]
-            or available
+def probe_settings(spec) -> tuple[ProbeConfig, dict]:
+    """The model/budget config and the split/worker settings for the project's preset."""
+    if spec.preset not in PRESETS:
+        raise ValueError(f"unknown probe preset {spec.preset!r}; known: {sorted(PRESETS)}")
+    values = {**PRESETS[spec.preset], **SPLIT, **spec.overrides}
+    split = {k: values.pop(k) for k in list(SPLIT)}
+    return ProbeConfig(**values), split
+
+
+def build_probe_assets(project):
+    partitions = recipe_partitions(project)
+
+    @asset(
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        group_name="probes",
+        description="Short training runs of a tiny byte-level GPT on each probed recipe.",
+        kinds={"pytorch"},
+        owners=OWNERS,
+        code_version=CODE_VERSION,
+    )
+    def probe_runs(
+        context: AssetExecutionContext,
+        project: ProjectResource,
+        raw_corpus: CorpusRef,
+        sample_scores: ScoresRef,
+        shards: dict,
+    ) -> dict:
+        proj = project.project
+        cfg, split_cfg = probe_settings(proj.probe)
+        probed = [name for name in context.partition_keys if proj.recipe(name).probe]
+        out = {
+            name: {"recipe": name, "probed": False, "results": []}
+            for name in context.partition_keys
+            if name not in probed
         }
-    )
-    ids, scores = aligned_scores(settings, raw_corpus, sample_scores)
-    split = heldout_split(ids, scores, config.heldout_fraction, config.extreme_fraction)
-    key = hashlib.sha256(
-        json.dumps(
-            [
-                sample_scores["version"],
-                raw_corpus["version"],
-                config.model_dump(),
-                {m: shards[f"shards_{m}"]["ordering"]["key"] for m in config.methods},
-            ],
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()[:16]
-    base = resolve(settings.path("work", "probes", key))
-    done = base.join("results.json")
-    if exists(done):
-        value = json.loads(read_bytes(done))
-        context.add_output_metadata({"reused": True, "runs": len(value["results"]), "key": key})
-        return value
-    eval_sets = {
-        name: [
-            write_rows(
-                raw_corpus["uri"], rows, settings.text_column, base.join("eval", f"{name}.parquet")
-            )
-        ]
-        for name, rows in split.items()
-    }
-    heldout_ids = ids.take(pa.array(np.unique(np.concatenate(list(split.values())))))
-    cfg = ProbeConfig(
-        n_layer=config.n_layer,
-        d_model=config.d_model,
-        context=config.context,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        eval_points=config.eval_points,
-        token_budget=config.token_budget,
-        device=config.device,
-    )
-    jobs = []
-    for method in config.methods:
-        stream = training_stream(
-            shards[f"shards_{method}"], heldout_ids, base.join("train", f"{method}.parquet")
+        if not probed:
+            return out
+        ids, scores = aligned_scores(raw_corpus, sample_scores)
+        split = heldout_split(
+            ids, scores, split_cfg["heldout_fraction"], split_cfg["extreme_fraction"]
         )
-        loc = resolve(stream)
-        score = pq.read_table(loc.path, filesystem=loc.fs, columns=["score"]).column(0).to_numpy()
-        boundaries = steps_at_documents([stream], boundary_positions(score), cfg)
-        for seed in range(config.seeds):
-            jobs.append(
-                ProbeJob(
-                    method=method,
-                    seed=seed,
-                    shards=[stream],
-                    eval_sets=eval_sets,
-                    config=cfg,
-                    boundary_steps=boundaries,
+        key = hashlib.sha256(
+            json.dumps(
+                [
+                    sample_scores.version,
+                    raw_corpus.version,
+                    cfg.to_dict(),
+                    proj.probe.seeds,
+                    {name: shards[name].ordering.key for name in probed},
+                ],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:16]
+        base = resolve(proj.path("work", "probes", key))
+        done = base.join("results.json")
+        if exists(done):
+            results = [ProbeResult.from_dict(r) for r in json.loads(read_bytes(done))]
+        else:
+            eval_sets = {
+                name: [
+                    write_rows(
+                        raw_corpus.uri,
+                        rows,
+                        raw_corpus.text_column,
+                        base.join("eval", f"{name}.parquet"),
+                    )
+                ]
+                for name, rows in split.items()
+            }
+            heldout_ids = ids.take(pa.array(np.unique(np.concatenate(list(split.values())))))
+            jobs = []
+            for name in probed:
+                stream = training_stream(
+                    shards[name], heldout_ids, base.join("train", f"{name}.parquet")
                 )
+                loc = resolve(stream)
+                score = pq.read_table(loc.path, filesystem=loc.fs, columns=["score"])
+                bounds = boundary_positions(score.column(0).to_numpy())
+                steps = steps_at_documents([stream], bounds, cfg)
+                for seed in range(proj.probe.seeds):
+                    jobs.append(
+                        ProbeJob(
+                            method=name,
+                            seed=seed,
+                            shards=[stream],
+                            eval_sets=eval_sets,
+                            config=cfg,
+                            boundary_steps=steps,
+                        )
+                    )
+            context.log.info(f"training {len(jobs)} probes ({split_cfg['workers']} processes)")
+            results = run_probes(jobs, workers=split_cfg["workers"])
+            write_bytes(done, json.dumps([r.to_dict() for r in results]).encode())
+        for name in probed:
+            mine = [r for r in results if r.method == name]
+            out[name] = {
+                "recipe": name,
+                "probed": True,
+                "key": key,
+                "results": [r.to_dict() for r in mine],
+                "curve": shards[name].ordering.curve,
+            }
+            context.add_asset_metadata(
+                {
+                    "recipe": name,
+                    "seeds": len(mine),
+                    "tokens_per_s": round(float(np.mean([r.tokens_per_s for r in mine])), 1),
+                    "probe_key": key,
+                },
+                partition_key=name,
             )
-    context.log.info(f"training {len(jobs)} probes ({config.workers} processes)")
-    results = run_probes(jobs, workers=config.workers)
-    value = {
-        "key": key,
-        "results": [r.to_dict() for r in results],
-        "eval_sets": {k: int(v.size) for k, v in split.items()},
-    }
-    write_bytes(done, json.dumps(value).encode())
-    context.add_output_metadata(
-        {
-            "runs": len(results),
-            "methods": config.methods,
-            "seeds": config.seeds,
-            "key": key,
-            "eval_docs": value["eval_sets"],
-            "reused": False,
-            "tokens_per_s": float(np.mean([r.tokens_per_s for r in results])),
-            "seconds": round(time.perf_counter() - started, 1),
-        }
+        return out
+
+    @asset(
+        group_name="probes",
+        description="Which recipe's order trains best, with error bars: table and plots.",
+        kinds={"pytorch"},
+        owners=OWNERS,
+        code_version=CODE_VERSION,
+        ins={"probe_runs": AssetIn("probe_runs", metadata={"allow_missing_partitions": True})},
     )
-    return value
-
-
-def build_report(
-    context: AssetExecutionContext, settings: CurationSettings, probe_runs: dict, **orderings: dict
-) -> dict:
-    results = [ProbeResult.from_dict(r) for r in probe_runs["results"]]
-    methods = sorted({r.method for r in results})
-    curves = {
-        m: (
-            np.asarray(orderings[f"ordering_{m}"]["curve"]["position"]),
-            np.asarray(orderings[f"ordering_{m}"]["curve"]["score"]),
+    def probe_report(
+        context: AssetExecutionContext, project: ProjectResource, probe_runs: dict
+    ) -> dict:
+        proj = project.project
+        runs = [v for v in probe_runs.values() if v.get("probed")]
+        missing = [r.name for r in proj.recipes if r.probe and r.name not in probe_runs]
+        results = [ProbeResult.from_dict(r) for run in runs for r in run["results"]]
+        curves = {
+            run["recipe"]: (
+                np.asarray(run["curve"]["position"]),
+                np.asarray(run["curve"]["score"]),
+            )
+            for run in runs
+        }
+        key = hashlib.sha256(json.dumps(sorted(run["key"] for run in runs)).encode()).hexdigest()[
+            :16
+        ]
+        out = proj.path("work", "reports", key)
+        if not results:
+            context.log.warning("no probed recipe has finished probe runs")
+            return {"dir": out, "missing": missing, "recipes": []}
+        report = write_report(results, out, score_curves=curves, title="Ordering probe report")
+        images = {}
+        for path in report["images"]:
+            name = path.rsplit("/", 1)[-1].removesuffix(".png")
+            images[f"plot_{name}"] = png_markdown(read_bytes(resolve(path)), name)
+        context.add_asset_metadata(
+            {
+                "report": MetadataValue.md(report["markdown"]),
+                "report_path": MetadataValue.path(report["report_path"]),
+                "missing_recipes": missing,
+                **images,
+            }
         )
-        for m in methods
-    }
-    out = settings.path("work", "reports", probe_runs["key"])
-    report = write_report(
-        results, out, score_curves=curves, title=f"Ordering probe report: {settings.dataset}"
-    )
-    images = {}
-    for path in report["images"]:
-        name = path.rsplit("/", 1)[-1].removesuffix(".png")
-        images[f"plot_{name}"] = png_markdown(read_bytes(resolve(path)), name)
-    context.add_output_metadata(
-        {
-            "report": MetadataValue.md(report["markdown"]),
+        return {
+            "dir": out,
             "report_path": report["report_path"],
-            **images,
+            "missing": missing,
+            "recipes": sorted(curves),
         }
-    )
-    return {
-        "dir": out,
-        "report_path": report["report_path"],
-        "images": report["images"],
-        "table": report["table"],
-    }
 
-
-def build_probe_assets(methods: list[str]):
-    """probe_runs (seeds x methods) and probe_report, wired to the deployed methods."""
-
-    probe_runs = asset(
-        name="probe_runs",
-        group_name="probes",
-        description="Short training runs of a tiny byte-level GPT on each ordering.",
-        ins={
-            **{f"shards_{m}": AssetIn(f"shards_{m}") for m in methods},
-            "raw_corpus": AssetIn("raw_corpus"),
-            "sample_scores": AssetIn("sample_scores"),
-        },
-    )(run_probe_jobs)
-    probe_report = asset(
-        name="probe_report",
-        group_name="probes",
-        description="Which ordering wins, with error bars: markdown table and plots.",
-        ins={
-            "probe_runs": AssetIn("probe_runs"),
-            **{f"ordering_{m}": AssetIn(f"ordering_{m}") for m in methods},
-        },
-    )(build_report)
     return probe_runs, probe_report

@@ -1,103 +1,143 @@
-"""published_<method>: a versioned, immutable ordered dataset, refused when a check failed.
+"""published: each recipe's dataset as an immutable, content-addressed version.
 
-Blocking checks stop downstream steps only inside one run, so this asset asks the instance
-for the latest verdict of every check that guards what it ships (scores, ordering, shards)
-and refuses unless each one passed on the materialization being published.
+A dataset is named after its recipe. Publishing asks the instance for the verdict of every
+check guarding what it ships (scores, ordering, shards) on the materialization being
+published, and refuses unless each passed for this recipe. A run whose ordering was
+overridden in the launchpad publishes under ``<dataset>--override-<hash>``, never moving
+the recipe's ``latest``. An unchanged recipe republishes its existing version: ``latest``
+does not move.
 """
 
-import time
-
-from dagster import AssetExecutionContext, AssetIn, Failure, MetadataValue, asset
+from dagster import AssetCheckKey, AssetExecutionContext, AssetKey, Failure, MetadataValue, asset
 
 import curation
-from assets.checks import check_key, latest_check_verdicts
-from assets.resources import CurationSettings
-from curation.publish import PublishRefused, publish_version
-from curation.storage import read_bytes, resolve, write_bytes
+from assets.checks import verdicts
+from assets.metadata import (
+    CODE_VERSION,
+    OWNERS,
+    kinds_for,
+    location,
+    scalar_metadata,
+    table_schema,
+)
+from assets.partitions import SINGLE_RUN, recipe_partitions
+from assets.resources import ProjectResource
+from curation.publish import PublishRefused, publish_version, read_manifest, resolve_version
+from curation.refs import ShardSetRef, VersionRef
+
+GUARDS = {
+    AssetCheckKey(AssetKey("sample_scores"), "score_coverage"): False,
+    AssetCheckKey(AssetKey("orderings"), "ordering_invariants"): True,
+    AssetCheckKey(AssetKey("shards"), "shard_integrity"): True,
+}
 
 
-def guarding_checks(method: str):
-    return [
-        check_key("sample_scores", "score_coverage"),
-        check_key(f"ordering_{method}", "ordering_invariants"),
-        check_key(f"shards_{method}", "shard_integrity"),
-    ]
+def dataset_for(project, shards: ShardSetRef) -> str:
+    """The recipe's dataset, or a name that says the ordering was overridden."""
+    base = project.dataset_name(shards.recipe)
+    if not shards.ordering.override:
+        return base
+    return f"{base}--override-{shards.ordering.key[:8]}"
 
 
-def manifest_checks(verdicts: dict[str, dict]) -> dict[str, dict]:
-    """Check verdicts as the manifest records them: no run ids, so that the same inputs give
-    byte-identical manifests on every run and machine (run ids stay in Dagster metadata)."""
-    keep = ("passed", "blocking", "description")
-    return {name: {k: v[k] for k in keep if k in v} for name, v in verdicts.items()}
+def _current_latest(root: str, dataset: str) -> str | None:
+    try:
+        return resolve_version(root, dataset)
+    except Exception:  # no version yet (or a damaged pointer, rebuilt by publishing)
+        return None
 
 
-def copy_report(report: dict, dest_dir: str) -> str:
-    """Put the probe report (markdown + PNGs) beside the published version."""
-    dest = resolve(dest_dir)
-    for path in [report["report_path"], *report["images"]]:
-        src = resolve(path)
-        write_bytes(dest.join(src.path.rsplit("/", 1)[-1]), read_bytes(src))
-    return dest.join("report.md").uri
+def build_publish_assets(project):
+    partitions = recipe_partitions(project)
 
-
-def build_publish_asset(method: str):
     @asset(
-        name=f"published_{method}",
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
         group_name="published",
-        description=f"The {method}-ordered dataset as an immutable, content-addressed version.",
-        ins={"shards": AssetIn(f"shards_{method}"), "probe_report": AssetIn("probe_report")},
+        description="Each recipe's ordered dataset as an immutable, content-addressed version.",
+        kinds=kinds_for(project.storage.root),
+        owners=OWNERS,
+        code_version=CODE_VERSION,
     )
-    def _published(
-        context: AssetExecutionContext, settings: CurationSettings, shards: dict, probe_report: dict
-    ) -> dict:
-        started = time.perf_counter()
-        verdicts = latest_check_verdicts(context.instance, guarding_checks(method))
-        ordering = shards["ordering"]
-        dataset = f"{settings.dataset}-{method}"
-        root = settings.path("published")
-        lineage = {
-            "corpus_version": ordering["corpus_version"],
-            "score_version": ordering["score_version"],
-            "method": method,
-            "params": ordering["params"],
-            "seed": ordering["params"].get("seed"),
-            "code_version": curation.__version__,
-        }
-        # the report lands before the version becomes visible, so a live version always has one
-        report_dir = f"reports/{probe_report['dir'].rstrip('/').rsplit('/', 1)[-1]}"
-        report_uri = copy_report(probe_report, f"{root}/{dataset}/{report_dir}")
-        try:
-            published = publish_version(
-                root,
-                dataset,
-                [s["path"] for s in shards["shards"]],
-                lineage,
-                metrics=ordering["metrics"],
-                checks=manifest_checks(verdicts),
-                extra={"warnings": ordering["warnings"], "report": f"../{report_dir}/report.md"},
-            )
-        except PublishRefused as exc:
-            raise Failure(
-                description=f"refusing to publish {dataset}: {exc}",
-                metadata={"checks": MetadataValue.json(verdicts)},
-            ) from exc
-        context.add_output_metadata(
-            {
-                "dataset": dataset,
-                "version": published.version,
-                "location": published.uri,
-                "rows": published.num_rows,
-                "checks": MetadataValue.json(verdicts),
-                "report": report_uri,
-                "seconds": round(time.perf_counter() - started, 3),
+    def published(
+        context: AssetExecutionContext, project: ProjectResource, shards: dict
+    ) -> dict[str, VersionRef]:
+        proj = project.project
+        root = proj.path("published")
+        out, refused = {}, []
+        for name in context.partition_keys:
+            ref: ShardSetRef = shards[name]
+            found = verdicts(context.instance, GUARDS, name, context.run_id)
+            dataset = dataset_for(proj, ref)
+            ordering = ref.ordering
+            lineage = {
+                "recipe": name,
+                "corpus_version": ordering.corpus_version,
+                "score_version": ordering.score_version,
+                "method": ordering.method,
+                "params": ordering.params,
+                "seed": ordering.params.get("seed"),
+                "code_version": curation.__version__,
             }
-        )
-        return {
-            "dataset": dataset,
-            "version": published.version,
-            "uri": published.uri,
-            "root": root,
-            "report": report_uri,
-        }
+            before = _current_latest(root, dataset)
+            try:
+                version = publish_version(
+                    root,
+                    dataset,
+                    [s.path for s in ref.shards],
+                    lineage,
+                    metrics=ordering.metrics,
+                    checks={k: {"passed": v["passed"], "blocking": True} for k, v in found.items()},
+                    extra={"warnings": list(ordering.warnings)},
+                )
+            except PublishRefused as exc:
+                context.log.error(f"{name}: refusing to publish {dataset}: {exc}")
+                refused.append(f"{name}: {exc}")
+                continue
+            moved = before != version.version
+            context.log.info(
+                f"{name}: {dataset} version {version.version} "
+                + ("(latest moved)" if moved else "(unchanged: latest stays)")
+            )
+            out[name] = VersionRef(
+                dataset=dataset,
+                version=version.version,
+                uri=version.uri,
+                root=root,
+                recipe=name,
+                rows=version.num_rows,
+                moved_latest=moved,
+            )
+            manifest = read_manifest(root, dataset, version.version)
+            context.add_asset_metadata(
+                {
+                    "dagster/row_count": version.num_rows,
+                    "dagster/column_schema": table_schema(_schema_of(ref)),
+                    "recipe": name,
+                    "dataset": dataset,
+                    "version": version.version,
+                    "method": ordering.method,
+                    "params": ordering.params,
+                    "override": ordering.override,
+                    "latest_moved": moved,
+                    "location": location(version.uri),
+                    "checks": MetadataValue.json(found),
+                    "shards": len(manifest.get("shards", [])),
+                    **scalar_metadata(ordering.metrics, "metric_"),
+                },
+                partition_key=name,
+            )
+        if refused:
+            raise Failure(
+                description="refused to publish: " + "; ".join(refused),
+                metadata={"refused": refused},
+            )
+        return out
 
-    return _published
+    return published
+
+
+def _schema_of(ref: ShardSetRef):
+    from curation.shard_stage import shard_schema
+
+    return shard_schema(ref)

@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--token-budget", type=int, default=300_000)
     args = parser.parse_args()
     if not Path(args.corpus).exists():
-        from curation.demo_data import prepare_demo_corpus
+        from demo.data import prepare_demo_corpus
 
         args.corpus = prepare_demo_corpus(
             str(Path(args.corpus).parent), str(ROOT / "var" / "cache")
@@ -55,9 +55,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DAGSTER_HOME"] = tmp
         Path(tmp, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        from assets.demo import step_durations
         from dagster import DagsterInstance
 
-        from assets.demo import step_durations
         from assets.resources import CurationSettings, build_resources
         from curation.ordering import METHODS
         from definitions import build_definitions

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from curation.datasets_cli import add_datasets_parser
 from curation.ordering import METHODS, guideline_metrics, order
+from curation.ordering_table import write_ordering_table
 from curation.storage import resolve
 from curation.warnings_capture import captured_warnings
 
@@ -49,19 +50,6 @@ def read_id_scores(
     return table.column("id").combine_chunks(), table.column(score_column).to_numpy()
 
 
-def write_ordering(path: str, ids: pa.Array, positions: np.ndarray) -> None:
-    """Write the ``position -> id`` table (plus the source row) as parquet."""
-    table = pa.table(
-        {
-            "position": pa.array(np.arange(positions.size, dtype=np.int64)),
-            "id": ids.take(pa.array(positions)),
-            "row": pa.array(positions),
-        }
-    )
-    loc = resolve(path)
-    pq.write_table(table, loc.path, filesystem=loc.fs)
-
-
 def cmd_order(args: argparse.Namespace) -> int:
     params = dict(parse_param(p) for p in args.param)
     started = time.perf_counter()
@@ -72,7 +60,7 @@ def cmd_order(args: argparse.Namespace) -> int:
     for message in caught:
         print(f"warning: {message}", file=sys.stderr)
     order_s = time.perf_counter() - started - read_s
-    write_ordering(args.out, ids, np.asarray(result))
+    write_ordering_table(resolve(args.out), ids, np.asarray(result))
     metrics = guideline_metrics(
         scores,
         result,

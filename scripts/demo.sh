@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export MIMALLOC_PURGE_DELAY=${MIMALLOC_PURGE_DELAY:-0}  # the reorder stays under its memory cap
-exec .venv/bin/python -m assets.demo "$@"
+exec .venv/bin/python -m demo "$@"

@@ -4,7 +4,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from curation.demo_data import (
+from demo.data import (
     chunk_paragraphs,
     lee_documents,
     prepare_demo_corpus,

@@ -1,0 +1,111 @@
+"""``curation run``: the whole pipeline (all recipes, or the named ones) on the configured
+Dagster instance; every other ``curation`` command is the library's own CLI.
+
+Equivalent with the ``dagster`` CLI (one run over every recipe)::
+
+    dagster job launch -m definitions -j refresh \\
+      --tags '{"dagster/asset_partition_range_start": "<first>", \\
+               "dagster/asset_partition_range_end": "<last>"}'
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from curation.cli import main as library_main
+from curation.recipes import RecipeError, config_path, load_project
+
+
+def _instance():
+    """``$DAGSTER_HOME``'s instance; without one, a project-local instance under ``var/``."""
+    from dagster import DagsterInstance
+
+    home = Path(os.environ.get("DAGSTER_HOME") or "var/dagster_home").resolve()
+    if not home.exists():
+        home.mkdir(parents=True)
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def _step_seconds(instance, run_id: str) -> dict[str, float]:
+    starts, out = {}, {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            out[event.step_key] = entry.timestamp - starts.get(event.step_key, entry.timestamp)
+    return out
+
+
+def run_pipeline(recipes: list[str] | None = None, quiet: bool = False) -> int:
+    """Materialize every stage for the recipes asked for; print what was published."""
+    started = time.perf_counter()
+    project = load_project()  # validated before anything runs
+    names = recipes or project.recipe_names
+    for name in names:
+        project.recipe(name)
+    from assets.automation import range_tags
+    from definitions import build_definitions
+
+    defs = build_definitions()
+    job = defs.resolve_job_def("refresh")
+    log_level = "WARNING" if quiet else "INFO"
+    ok = True
+    with _instance() as instance:
+        for tags in range_tags(names, project.recipe_names):
+            print(
+                f"run: recipes {tags['dagster/asset_partition_range_start']} .. "
+                f"{tags['dagster/asset_partition_range_end']} on {instance.root_directory}"
+            )
+            result = job.execute_in_process(
+                instance=instance,
+                tags={**tags, "curation/trigger": "cli"},
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                raise_on_error=False,
+            )
+            ok = ok and result.success
+            seconds = _step_seconds(instance, result.run_id)
+            slowest = sorted(seconds.items(), key=lambda kv: -kv[1])[:8]
+            print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
+            print("slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
+            if result.success:
+                for name, ref in result.output_for_node("published").items():
+                    state = "latest moved" if ref.moved_latest else "unchanged"
+                    print(f"  {name:12s} {ref.dataset:20s} {ref.version}  ({state})  {ref.uri}")
+                report = result.output_for_node("probe_report")
+                if report.get("report_path"):
+                    print(f"probe report: {report['report_path']}")
+                if report.get("missing"):
+                    print(f"probe runs missing for: {', '.join(report['missing'])}")
+    print(f"wall time: {time.perf_counter() - started:.1f} s")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "run":
+        return library_main(argv)
+    parser = argparse.ArgumentParser(
+        prog="curation run", description="Run the whole pipeline on the configured instance."
+    )
+    parser.add_argument("--recipe", action="append", help="only this recipe (repeatable)")
+    parser.add_argument("--config", help=f"project file (default: {config_path()})")
+    parser.add_argument("--quiet", action="store_true", help="warnings and the summary only")
+    args = parser.parse_args(argv[1:])
+    if args.config:
+        os.environ["CURATION_CONFIG"] = args.config
+    try:
+        return run_pipeline(args.recipe, quiet=args.quiet)
+    except RecipeError as exc:
+        print(f"curation run: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+"""The project file (``curation.yaml``): corpus, scores, storage and the team's named recipes.
+
+A recipe is the unit a team configures and publishes: ``{name, method, params, probe}``.
+Every run (scheduled, sensor-triggered, launched from the UI or the CLI) reads the recipe's
+parameters from this file, so what is published is what the file says. The file is
+validated before any run starts; every error names the key at fault.
+
+Environment variables override the file (deployments set them per environment):
+``CURATION_CORPUS``, ``CURATION_SCORES``, ``CURATION_SCORE_COLUMNS``, ``CURATION_SCORERS``,
+``CURATION_ROOT``, ``CURATION_DATASET`` (dataset-name prefix), ``CURATION_MEMORY_LIMIT_MB``,
+``CURATION_ROWS_PER_SHARD``, ``CURATION_RECIPES`` / ``CURATION_METHODS`` (keep only those).
+"""
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from curation.names import InvalidName, validate_dataset_name
+from curation.ordering import DEFAULTS, METHODS, resolve_params
+
+CONFIG_ENV = "CURATION_CONFIG"
+DEFAULT_CONFIG = "curation.yaml"
+#: a recipe parameter that is not an ordering parameter: the JIT window as a share of the
+#: corpus, resolved to ``window_size`` when the corpus size is known (see docs/recipes.md)
+WINDOW_FRACTION = "window_fraction"
+
+
+class RecipeError(ValueError):
+    """The project file is invalid; the message names the file, the key and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CorpusSpec(_Strict):
+    """Where the documents are: a parquet file or directory (local or ``s3://``)."""
+
+    uri: str = "var/demo/demo_corpus.parquet"
+    id_column: str = "id"
+    text_column: str = "text"
+
+
+class ScoresSpec(_Strict):
+    """A score table to import, or the built-in scorers to run on the text."""
+
+    uri: str | None = None
+    id_column: str = "id"
+    columns: list[str] = []
+    scorers: list[str] = ["compression"]
+    normalize: Literal["rank", "zscore", "none"] = "rank"
+    weights: list[float] | None = None
+    directions: list[int] | None = None
+
+    @field_validator("scorers")
+    @classmethod
+    def _known_scorers(cls, value: list[str]) -> list[str]:
+        from curation.scores.base import SCORERS
+
+        unknown = sorted(set(value) - set(SCORERS))
+        if unknown:
+            raise ValueError(f"unknown scorer(s) {unknown}; known: {sorted(SCORERS)}")
+        if not value:
+            raise ValueError("at least one scorer is needed when no score table is given")
+        return value
+
+
+class StorageSpec(_Strict):
+    """Where work files and published datasets go (local path or ``s3://bucket/prefix``)."""
+
+    root: str = "var/storage"
+    dataset_prefix: str = ""
+
+    @field_validator("dataset_prefix")
+    @classmethod
+    def _safe_prefix(cls, value: str) -> str:
+        if value:
+            validate_dataset_name(value)
+        return value
+
+
+class RunSpec(_Strict):
+    """Resources one run may use."""
+
+    memory_limit_mb: int = Field(512, ge=64)
+    rows_per_shard: int | None = Field(None, ge=1)
+
+
+class ProbeSpec(_Strict):
+    """How recipes with ``probe: true`` are compared (see docs/probes.md)."""
+
+    preset: str = "demo"
+    seeds: int = Field(2, ge=1, le=64)
+    overrides: dict[str, Any] = {}
+
+
+class Recipe(_Strict):
+    """One named ordering a team publishes: a method and its parameters."""
+
+    name: str
+    method: str
+    params: dict[str, Any] = {}
+    probe: bool = False
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        validate_dataset_name(value)
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in METHODS:
+            raise ValueError(f"unknown method {value!r}; choose one of {', '.join(METHODS)}")
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _valid_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        method = info.data.get("method")
+        if method is None:  # the method itself was invalid: reported there
+            return value
+        params = dict(value)
+        fraction = params.pop(WINDOW_FRACTION, None)
+        if fraction is not None:
+            if "window_size" not in DEFAULTS[method]:
+                raise ValueError(f"{WINDOW_FRACTION} does not apply to method {method!r}")
+            if "window_size" in params:
+                raise ValueError(f"give window_size or {WINDOW_FRACTION}, not both")
+            if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+                raise ValueError(f"{WINDOW_FRACTION} must be a number in (0, 1], got {fraction!r}")
+            if not 0 < float(fraction) <= 1:
+                raise ValueError(f"{WINDOW_FRACTION} must be a number in (0, 1], got {fraction!r}")
+        resolve_params(method, params)
+        return value
+
+    def ordering_params(self, n_docs: int) -> dict[str, Any]:
+        """The method's full parameters for a corpus of ``n_docs`` documents."""
+        params = dict(self.params)
+        fraction = params.pop(WINDOW_FRACTION, None)
+        if fraction is not None:
+            params["window_size"] = max(0, round(float(fraction) * n_docs))
+        return resolve_params(self.method, params)
+
+    def fingerprint(self) -> str:
+        """Content hash of what this recipe asks for (change detection, override names)."""
+        text = json.dumps([self.method, self.params], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class Project(_Strict):
+    """The whole project file."""
+
+    corpus: CorpusSpec = CorpusSpec()
+    scores: ScoresSpec = ScoresSpec()
+    storage: StorageSpec = StorageSpec()
+    run: RunSpec = RunSpec()
+    probe: ProbeSpec = ProbeSpec()
+    recipes: list[Recipe]
+
+    @field_validator("recipes")
+    @classmethod
+    def _unique(cls, value: list[Recipe]) -> list[Recipe]:
+        if not value:
+            raise ValueError("at least one recipe is needed")
+        seen: set[str] = set()
+        for recipe in value:
+            if recipe.name in seen:
+                raise ValueError(f"duplicate recipe name {recipe.name!r}")
+            seen.add(recipe.name)
+        return value
+
+    def recipe(self, name: str) -> Recipe:
+        for recipe in self.recipes:
+            if recipe.name == name:
+                return recipe
+        raise RecipeError(f"no recipe named {name!r}; recipes: {', '.join(self.recipe_names)}")
+
+    @property
+    def recipe_names(self) -> list[str]:
+        return [r.name for r in self.recipes]
+
+    def dataset_name(self, recipe: str) -> str:
+        """A published dataset is named after its recipe (plus the deployment's prefix)."""
+        prefix = self.storage.dataset_prefix
+        return validate_dataset_name(f"{prefix}-{recipe}" if prefix else recipe)
+
+    def path(self, *parts: str) -> str:
+        """A location under the storage root (local path or s3 URI)."""
+        return "/".join([self.storage.root.rstrip("/"), *parts])
+
+    @property
+    def score_source(self) -> str:
+        """What a refresh watches: the score table, or the corpus when scores are built in."""
+        return self.scores.uri or self.corpus.uri
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$CURATION_CONFIG``, else ``curation.yaml`` in the working directory."""
+    env = os.environ if env is None else env
+    return Path(env.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_project(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None):
+    """Read, override from the environment, and validate the project file."""
+    env = os.environ if env is None else env
+    path = Path(path) if path is not None else config_path(env)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise RecipeError(f"{path}: project file not found (set {CONFIG_ENV})") from None
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
+    return parse_project(apply_env(_relative_to(raw, path.parent), env), source=str(path))
+
+
+def _relative_to(raw: dict, base: Path) -> dict:
+    """Relative local paths in the file are relative to the file, not the working directory."""
+    out = json.loads(json.dumps(raw))
+    for section, key in (("corpus", "uri"), ("scores", "uri"), ("storage", "root")):
+        value = (out.get(section) or {}).get(key) if isinstance(out.get(section), dict) else None
+        if isinstance(value, str) and "://" not in value and not os.path.isabs(value):
+            out[section][key] = str((base / value).resolve())
+    return out
+
+
+def parse_project(raw: Mapping[str, Any], source: str = "<project>") -> Project:
+    """Validate a project mapping; errors name ``source`` and each offending key."""
+    try:
+        return Project.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(describe_errors(exc, raw, source)) from None
+
+
+def describe_errors(exc: ValidationError, raw: Mapping[str, Any], source: str) -> str:
+    """One line per problem: ``file: recipes[2] (name 'x').params: message``."""
+    lines = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        key = _key_text(loc, raw)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{source}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def _key_text(loc: list, raw: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            name = node[item].get("name") if isinstance(node, list) and item < len(node) else None
+            parts[-1] += f"[{item}]" + (f" (name {name!r})" if isinstance(name, str) else "")
+        else:
+            parts.append(str(item))
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts) or "(top level)"
+
+
+def apply_env(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Today's environment variables, applied over the file (they win)."""
+    out = json.loads(json.dumps(raw))  # a deep copy of plain YAML data
+
+    def put(section: str, key: str, value: Any) -> None:
+        out.setdefault(section, {})
+        if not isinstance(out[section], dict):
+            raise RecipeError(f"{section}: must be a mapping to apply {key} from the environment")
+        out[section][key] = value
+
+    simple = {
+        "CURATION_CORPUS": ("corpus", "uri", str),
+        "CURATION_SCORES": ("scores", "uri", str),
+        "CURATION_ROOT": ("storage", "root", str),
+        "CURATION_DATASET": ("storage", "dataset_prefix", str),
+        "CURATION_MEMORY_LIMIT_MB": ("run", "memory_limit_mb", _as_int),
+        "CURATION_ROWS_PER_SHARD": ("run", "rows_per_shard", _as_int),
+        "CURATION_PROBE_PRESET": ("probe", "preset", str),
+        "CURATION_PROBE_SEEDS": ("probe", "seeds", _as_int),
+    }
+    for var, (section, key, convert) in simple.items():
+        if env.get(var):
+            put(section, key, convert(var, env[var]) if convert is _as_int else env[var])
+    for var, key in (("CURATION_SCORE_COLUMNS", "columns"), ("CURATION_SCORERS", "scorers")):
+        if env.get(var):
+            put("scores", key, _as_list(env[var]))
+    keep_names, keep_methods = (
+        _as_list(env.get("CURATION_RECIPES", "")),
+        _as_list(env.get("CURATION_METHODS", "")),
+    )
+    if keep_names or keep_methods:
+        out["recipes"] = _filter_recipes(out.get("recipes") or [], keep_names, keep_methods)
+    return out
+
+
+def _filter_recipes(recipes: list, names: list[str], methods: list[str]) -> list:
+    known_names = {r.get("name") for r in recipes if isinstance(r, dict)}
+    missing = sorted(set(names) - known_names)
+    if missing:
+        raise RecipeError(f"CURATION_RECIPES names unknown recipe(s) {missing}")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise RecipeError(f"CURATION_METHODS names unknown method(s) {unknown}; known: {METHODS}")
+    return [
+        r
+        for r in recipes
+        if isinstance(r, dict)
+        and (not names or r.get("name") in names)
+        and (not methods or r.get("method") in methods)
+    ]
+
+
+def _as_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _as_int(var: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise RecipeError(f"{var}={text!r}: expected an integer") from None
+
+
+__all__ = [
+    "CONFIG_ENV",
+    "InvalidName",
+    "Project",
+    "Recipe",
+    "RecipeError",
+    "config_path",
+    "load_project",
+    "parse_project",
+]

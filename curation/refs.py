@@ -1,0 +1,174 @@
+"""Small typed references that pipeline stages hand to each other, with their read helpers.
+
+A stage never passes data, only where it is and what it is (uri, content version, a few
+scalars): the data stays in Arrow/parquet on disk or S3, so nothing O(documents) travels
+between stages. Every ref is a frozen dataclass that round-trips through strict JSON
+(:func:`dumps` / :func:`loads`), so any orchestrator can store it.
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation.storage import resolve
+
+
+@dataclass(frozen=True)
+class CorpusRef:
+    """The raw corpus: location, content version and shape."""
+
+    uri: str
+    version: str
+    rows: int
+    files: int
+    id_type: str
+    id_column: str = "id"
+    text_column: str = "text"
+
+    def read_ids(self) -> pa.Array:
+        """The id column only: the one per-document array a stage holds."""
+        from curation.corpus import read_ids
+
+        return read_ids(self.uri, id_column=self.id_column)
+
+
+@dataclass(frozen=True)
+class ScoresRef:
+    """One score per corpus id, stored as parquet; ``column`` drives the ordering."""
+
+    uri: str
+    version: str
+    column: str
+    rows: int
+    source: str
+    combination: dict = field(default_factory=dict)
+    corpus_version: str = ""
+
+    def read_table(self) -> pa.Table:
+        loc = resolve(self.uri)
+        return pq.read_table(loc.path, filesystem=loc.fs, columns=["id", self.column])
+
+
+@dataclass(frozen=True)
+class OrderingRef:
+    """A recipe's permutation (``position -> row``, plus ids), and what produced it."""
+
+    uri: str
+    recipe: str
+    method: str
+    params: dict
+    key: str
+    rows: int
+    corpus_version: str
+    score_version: str
+    metrics: dict = field(default_factory=dict)
+    curve: dict = field(default_factory=dict)
+    structure: dict = field(default_factory=dict)
+    warnings: tuple = ()
+    override: bool = False
+
+    def read_rows(self) -> np.ndarray:
+        """Corpus row index at each position (int64)."""
+        loc = resolve(self.uri)
+        table = pq.read_table(loc.path, filesystem=loc.fs, columns=["row"])
+        return table.column("row").to_numpy()
+
+    def read_ids(self) -> pa.ChunkedArray:
+        loc = resolve(self.uri)
+        return pq.read_table(loc.path, filesystem=loc.fs, columns=["id"]).column("id")
+
+
+@dataclass(frozen=True)
+class ShardRef:
+    """One written shard: where it is and what it holds."""
+
+    path: str
+    rows: int
+    first_position: int
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ShardSetRef:
+    """A recipe's documents in order, as parquet shards; complete once committed."""
+
+    uri: str
+    recipe: str
+    shards: tuple
+    ordering: OrderingRef
+    reused: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.shards)
+
+    @property
+    def bytes(self) -> int:
+        return sum(s.bytes for s in self.shards)
+
+    def read_ids(self) -> list[pa.ChunkedArray]:
+        out = []
+        for shard in self.shards:
+            loc = resolve(shard.path)
+            out.append(pq.read_table(loc.path, filesystem=loc.fs, columns=["id"]).column("id"))
+        return out
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A published, immutable version of a recipe's dataset."""
+
+    dataset: str
+    version: str
+    uri: str
+    root: str
+    recipe: str
+    rows: int
+    moved_latest: bool = False
+
+
+_TYPES = {cls.__name__: cls for cls in (CorpusRef, ScoresRef, OrderingRef, ShardRef, ShardSetRef)}
+_TYPES[VersionRef.__name__] = VersionRef
+_TAG = "__ref__"
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and type(value).__name__ in _TYPES:
+        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {_TAG: type(value).__name__, **fields}
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        decoded = {k: _decode(v) for k, v in value.items() if k != _TAG}
+        kind = value.get(_TAG)
+        if kind is None:
+            return decoded
+        cls = _TYPES[kind]
+        tuples = {f.name for f in dataclasses.fields(cls) if f.type is tuple}
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in decoded.items()})
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Strict JSON (no NaN/Infinity) of a ref, or of plain data holding refs."""
+    return json.dumps(_encode(value), sort_keys=True, allow_nan=False)
+
+
+def loads(text: str | bytes) -> Any:
+    return _decode(json.loads(text))

@@ -1,0 +1,29 @@
+"""Scores in corpus row order, joined once per (scores, corpus) version and cached.
+
+Every ordering, its check, its shards and the probes need the driving score aligned to the
+corpus rows; the join is done once and kept beside the score table as ``.npy``.
+"""
+
+import io
+
+import numpy as np
+import pyarrow as pa
+
+from curation.refs import CorpusRef, ScoresRef
+from curation.scores.coverage import align_scores
+from curation.storage import atomic_write, exists, read_bytes, resolve
+
+
+def aligned_scores(corpus: CorpusRef, scores: ScoresRef) -> tuple[pa.Array, np.ndarray]:
+    """Corpus ids and the driving score at each corpus row (float64)."""
+    ids = corpus.read_ids()
+    cache = resolve(scores.uri.rsplit("/", 1)[0]).join(f"aligned-{corpus.version}.npy")
+    if exists(cache):
+        values = np.load(io.BytesIO(read_bytes(cache)), allow_pickle=False)
+        if values.size == len(ids):
+            return ids, values
+    values = align_scores(ids, scores.read_table(), scores.column)
+    buffer = io.BytesIO()
+    np.save(buffer, values, allow_pickle=False)
+    atomic_write(cache, buffer.getvalue())  # parallel steps may race to fill it: same bytes
+    return ids, values
