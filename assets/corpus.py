@@ -3,6 +3,7 @@
 from dagster import AssetExecutionContext, DataVersion, Output, asset
 
 from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location
+from assets.partitions import SINGLE_RUN
 from assets.resources import ProjectResource
 from curation.corpus import corpus_version, list_corpus_files, read_ids
 from curation.refs import CorpusRef
@@ -11,6 +12,7 @@ from curation.shards import corpus_layout
 
 def build_corpus_asset(project):
     @asset(
+        backfill_policy=SINGLE_RUN,  # lets a CLI partition range include this stage
         group_name="corpus",
         description="The raw corpus: ids validated unique, content version from its bytes.",
         kinds=kinds_for(project.corpus.uri),

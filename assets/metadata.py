@@ -5,7 +5,7 @@ import math
 from typing import Any
 
 import pyarrow as pa
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 import curation
 from curation.plots import score_curve_png
@@ -68,3 +68,19 @@ def table_schema(schema: pa.Schema) -> TableSchema:
 def location(uri: str) -> MetadataValue:
     """A path value for local locations, a url value for s3://."""
     return MetadataValue.url(uri) if "://" in uri else MetadataValue.path(uri)
+
+
+def table_value(rows: list[dict]) -> MetadataValue:
+    """Rows of scalars as a Dagster table (lists are joined; floats rounded)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    records = []
+    for row in rows:
+        clean = {}
+        for key in columns:
+            value = row.get(key, "")
+            if isinstance(value, (list, tuple)):
+                value = ",".join(map(str, value))
+            value = rounded(value)
+            clean[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
+        records.append(TableRecord(clean))
+    return MetadataValue.table(records=records)

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, asset
 
-from assets.metadata import CODE_VERSION, OWNERS, png_markdown
+from assets.metadata import CODE_VERSION, OWNERS, png_markdown, table_value
 from assets.partitions import SINGLE_RUN, recipe_partitions
 from assets.resources import ProjectResource
 from curation.probe.report import write_report
@@ -216,6 +216,7 @@ def build_probe_assets(project):
         return out
 
     @asset(
+        backfill_policy=SINGLE_RUN,
         group_name="probes",
         description="Which recipe's order trains best, with error bars: table and plots.",
         kinds={"pytorch"},
@@ -251,6 +252,7 @@ def build_probe_assets(project):
             images[f"plot_{name}"] = png_markdown(read_bytes(resolve(path)), name)
         context.add_asset_metadata(
             {
+                "summary": table_value(report["table"]),
                 "report": MetadataValue.md(report["markdown"]),
                 "report_path": MetadataValue.path(report["report_path"]),
                 "missing_recipes": missing,

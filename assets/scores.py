@@ -13,6 +13,7 @@ from dagster import (
 
 from assets.checks import to_check_result
 from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location, png_markdown, scalar_metadata
+from assets.partitions import SINGLE_RUN
 from assets.resources import ProjectResource
 from curation.plots import histogram_png
 from curation.quality import check_score_coverage
@@ -24,6 +25,7 @@ from curation.storage import resolve, write_parquet_atomic
 
 def build_scores_assets(project):
     @asset(
+        backfill_policy=SINGLE_RUN,  # lets a CLI partition range include this stage
         group_name="scores",
         description="Per-sample scores (imported or built-in), versioned by content.",
         kinds=kinds_for(project.scores.uri, project.storage.root),

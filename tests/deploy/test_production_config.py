@@ -6,7 +6,6 @@ executor fans the steps out: `dagster asset materialize -m definitions --select 
 as an operator would run it, configured only through the environment.
 """
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,8 +15,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.assets.pipeline import TINY_PROBE, make_corpus
+from assets.partitions import mapping_key
 from tests.deploy.test_postgres_instance import _server
+from tests.factories import make_corpus, make_project, write_project_file
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
@@ -36,9 +36,13 @@ def test_pipeline_on_postgres_s3_and_multiprocess(tmp_path, s3_bucket, moto_endp
     corpus = make_corpus(tmp_path / "corpus", n=40)
     s3 = boto3.client("s3", endpoint_url=moto_endpoint)
     s3.upload_file(corpus, bucket, "raw/corpus.parquet")
-    probe = {**TINY_PROBE, "methods": ["random", "saw"]}
-    config = tmp_path / "run.yaml"
-    config.write_text(json.dumps({"ops": {"probe_runs": {"config": probe}}}))
+    recipes = [
+        {"name": "random", "method": "random", "probe": True},
+        {"name": "saw", "method": "saw"},
+        {"name": "str", "method": "str"},
+    ]
+    project = make_project(tmp_path / "unused", corpus, recipes=recipes)
+    config = write_project_file(tmp_path / "curation.yaml", project)
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -49,13 +53,24 @@ def test_pipeline_on_postgres_s3_and_multiprocess(tmp_path, s3_bucket, moto_endp
         "CURATION_CORPUS": f"s3://{bucket}/raw/corpus.parquet",
         "CURATION_DATASET": "prod",
         "CURATION_EXECUTOR": "multiprocess",
-        "CURATION_METHODS": "random,saw",
+        "CURATION_CONFIG": config,
+        "CURATION_RECIPES": "random,saw",
         "CURATION_ROWS_PER_SHARD": "16",
         "CURATION_MAX_PROCESSES": "2",
     }
     dagster = str(Path(sys.executable).with_name("dagster"))
     proc = subprocess.run(
-        [dagster, "asset", "materialize", "-m", "definitions", "--select", "*", "-c", str(config)],
+        [
+            dagster,
+            "asset",
+            "materialize",
+            "-m",
+            "definitions",
+            "--select",
+            "*",
+            "--partition-range",
+            "random...saw",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -66,7 +81,7 @@ def test_pipeline_on_postgres_s3_and_multiprocess(tmp_path, s3_bucket, moto_endp
     assert "Launching subprocess" in proc.stderr  # the multiprocess executor
     # output shards are independent steps (40 docs, 16 per shard -> 3 shard writes per method)
     for index in range(3):
-        assert f"shards_saw_write[shard_{index}]" in proc.stderr
+        assert f"shards.shards_write[{mapping_key('saw', index)}]" in proc.stderr
 
     keys = [
         o["Key"]
@@ -75,14 +90,17 @@ def test_pipeline_on_postgres_s3_and_multiprocess(tmp_path, s3_bucket, moto_endp
     manifests = [k for k in keys if k.endswith("/manifest.json")]
     assert {k.split("/")[2] for k in manifests} == {"prod-random", "prod-saw"}
 
-    from dagster import AssetKey, DagsterInstance
+    from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
     os.environ["DAGSTER_HOME"] = str(home)
     try:
         with DagsterInstance.get() as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-            mats = instance.fetch_materializations(AssetKey("published_saw"), limit=1).records
-            assert mats, "no materialization of published_saw in PostgreSQL"
+            mats = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey("published"), asset_partitions=["saw"]),
+                limit=1,
+            ).records
+            assert mats, "no materialization of published[saw] in PostgreSQL"
             run = instance.get_run_by_id(mats[0].run_id)
             assert run.is_success and run.tags.get("dagster/step_selection") is None
     finally:

@@ -12,22 +12,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster import in_process_executor
 
-from assets.resources import CurationSettings, build_resources
-from definitions import build_definitions
+from curation.ordering import METHODS
+from tests.factories import make_project, run_graph
 from tests.reliability.helpers import corpus_table, find_secrets
 
-PROBE = {
-    "methods": ["random", "str"],
-    "seeds": 1,
-    "token_budget": 20000,
-    "n_layer": 1,
-    "d_model": 32,
-    "context": 64,
-    "batch_size": 4,
-    "workers": 1,
-}
 CANARY_KEY_ID = "AKIA" + "RELIABCANARY0042"
 CANARY_SECRET = "canary" + "SecretValue/0123456789abcdefghijKLMNOP"
 CANARY_PG_PW = "canary" + "PgPassword42"  # fake; named so the scan of this file stays clean
@@ -43,23 +32,18 @@ def canary_env(monkeypatch) -> list[str]:
 
 
 def run_pipeline(tmp_path: Path, scores_uri: str, instance):
+    """Every method as a recipe (tiny probes on two), through the real definitions."""
     corpus = tmp_path / "corpus.parquet"
     pq.write_table(corpus_table(60), corpus)
-    settings = CurationSettings(
-        root=str(tmp_path / "root"),
-        corpus_uri=str(corpus),
-        scores_uri=scores_uri,
-        score_columns=["quality"],
-        dataset="rel",
-        rows_per_shard=16,
+    recipes = [{"name": m, "method": m, "probe": m in ("random", "str")} for m in METHODS]
+    project = make_project(
+        tmp_path / "root",
+        str(corpus),
+        scores_uri,
+        recipes=recipes,
+        storage={"root": str(tmp_path / "root"), "dataset_prefix": "rel"},
     )
-    defs = build_definitions(resources=build_resources(settings), executor=in_process_executor)
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={"ops": {"probe_runs": {"config": PROBE}}},
-    )
+    return run_graph(instance, project)
 
 
 def published_anything(root: Path) -> list[str]:

@@ -1,0 +1,159 @@
+"""Test factories shared by every suite: corpora of real text, score tables, projects, and\nruns of the real graph."""
+
+import inspect
+import json
+import pathlib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from dagster import (
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    define_asset_job,
+    in_process_executor,
+)
+
+from assets.automation import range_tags
+from assets.resources import ProjectResource
+from curation.recipes import Project, parse_project
+from definitions import build_definitions
+
+TINY_PROBE = {
+    "preset": "demo",
+    "seeds": 1,
+    "overrides": {
+        "token_budget": 12_000,
+        "n_layer": 1,
+        "d_model": 32,
+        "context": 64,
+        "batch_size": 4,
+        "eval_points": 2,
+        "workers": 1,
+    },
+}
+#: two recipes of one method (STR with 2 and 3 sections), a probed anchor, and SAW
+RECIPES = [
+    {"name": "random", "method": "random", "probe": True},
+    {"name": "str2", "method": "str", "params": {"num_sections": 2}, "probe": True},
+    {"name": "str3", "method": "str", "params": {"num_sections": 3}},
+    {"name": "saw", "method": "saw", "params": {"window_fraction": 0.1}},
+]
+
+
+def real_texts(n: int) -> list[str]:
+    """Docstrings of the standard library: real English prose, available offline everywhere."""
+    import collections
+    import email
+    import json as json_mod
+    import logging
+    import os
+    import pathlib as pathlib_mod
+    import shutil
+    import subprocess
+    import textwrap
+
+    texts: list[str] = []
+    for module in (
+        os,
+        shutil,
+        subprocess,
+        logging,
+        collections,
+        json_mod,
+        pathlib_mod,
+        textwrap,
+        email,
+    ):
+        for _, obj in sorted(vars(module).items()):
+            doc = inspect.getdoc(obj)
+            if doc and len(doc) > 200 and doc not in texts:
+                texts.append(doc)
+    if len(texts) < n:
+        raise RuntimeError(f"only {len(texts)} docstrings available, need {n}")
+    return texts[:n]
+
+
+def make_corpus(directory: pathlib.Path, n: int = 60) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    texts = real_texts(n)
+    table = pa.table(
+        {"id": [f"doc-{i:04d}" for i in range(n)], "text": texts, "source": ["stdlib"] * n}
+    )
+    path = directory / "corpus.parquet"
+    pq.write_table(table, path)
+    return str(path)
+
+
+def write_scores(path: pathlib.Path, ids: list[str], values: list) -> str:
+    pq.write_table(pa.table({"id": ids, "quality": pa.array(values, pa.float64())}), path)
+    return str(path)
+
+
+def make_project(
+    base: pathlib.Path,
+    corpus: str,
+    scores: str | None = None,
+    recipes: list[dict] | None = None,
+    **sections,
+) -> Project:
+    """A validated project over a test corpus; probes tiny, shards small."""
+    raw = {
+        "corpus": {"uri": corpus},
+        "scores": {"uri": scores, "columns": ["quality"]} if scores else {},
+        "storage": {"root": str(base), "dataset_prefix": "test"},
+        "run": {"rows_per_shard": 16},
+        "probe": TINY_PROBE,
+        "recipes": recipes or RECIPES,
+        **sections,
+    }
+    return parse_project(raw, source="test project")
+
+
+def write_project_file(path: pathlib.Path, project: Project) -> str:
+    """The project as a curation.yaml the sensor and the CLI read."""
+    path.write_text(yaml.safe_dump(project.model_dump(mode="json"), sort_keys=False))
+    return str(path)
+
+
+def run_graph(
+    instance: DagsterInstance,
+    project: Project,
+    recipes: list[str] | None = None,
+    selection: list[str] | None = None,
+    run_config: dict | None = None,
+    resource: ProjectResource | None = None,
+):
+    """Materialize the real definitions in-process for ``recipes`` (default: all of them,
+    one range), optionally only the ``selection`` of assets (with their checks)."""
+    defs = build_definitions(project, resource=resource, executor=in_process_executor)
+    if selection is None:
+        job = defs.resolve_job_def("refresh")
+    else:
+        subset = define_asset_job("subset", selection=AssetSelection.assets(*selection))
+        job = Definitions.merge(defs, Definitions(jobs=[subset])).resolve_job_def("subset")
+    names = recipes or project.recipe_names
+    (tags,) = range_tags(names, project.recipe_names)
+    return job.execute_in_process(
+        instance=instance, tags=tags, run_config=run_config or {}, raise_on_error=False
+    )
+
+
+def published_versions(root: str) -> dict[str, list[str]]:
+    """dataset -> committed versions (those with a manifest) under <root>/published."""
+    base = pathlib.Path(root) / "published"
+    found: dict[str, list[str]] = {}
+    if not base.exists():
+        return found
+    for dataset in sorted(p for p in base.iterdir() if p.is_dir()):
+        versions = sorted(v.name for v in dataset.iterdir() if (v / "manifest.json").exists())
+        if versions:
+            found[dataset.name] = versions
+    return found
+
+
+def manifest(root: str, dataset: str, version: str) -> dict:
+    return json.loads(
+        (pathlib.Path(root) / "published" / dataset / version / "manifest.json").read_text()
+    )
