@@ -1,4 +1,5 @@
-"""Test factories shared by every suite: corpora of real text, score tables, projects, and\nruns of the real graph."""
+"""Test factories shared by every suite: corpora of real text, score tables, projects, and
+runs of the real graph."""
 
 import inspect
 import json
