@@ -17,7 +17,7 @@ from dagster import (
     MetadataValue,
 )
 
-from curation.quality import CheckOutcome, outcome_to_dagster_metadata
+from curation.quality import CheckOutcome, outcome_metadata
 
 PASSED, FAILED = "recipes_passed", "recipes_failed"
 
@@ -36,7 +36,7 @@ def to_check_result(outcome: CheckOutcome) -> AssetCheckResult:
         passed=outcome.passed,
         severity=AssetCheckSeverity.ERROR,
         description=outcome.description[:2000],
-        metadata=_wrap(outcome_to_dagster_metadata(outcome)),
+        metadata=_wrap(outcome_metadata(outcome)),
     )
 
 
@@ -46,7 +46,7 @@ def recipes_check_result(outcomes: Mapping[str, CheckOutcome]) -> AssetCheckResu
     lines = [f"{r}: {outcomes[r].description}" for r in failed] or [
         f"{r}: {o.description}" for r, o in outcomes.items()
     ]
-    details = {r: outcome_to_dagster_metadata(o) for r, o in outcomes.items()}
+    details = {r: outcome_metadata(o) for r, o in outcomes.items()}
     return AssetCheckResult(
         passed=not failed,
         severity=AssetCheckSeverity.ERROR,

@@ -30,7 +30,7 @@ def _instance():
     return DagsterInstance.get()
 
 
-def _step_seconds(instance, run_id: str) -> dict[str, float]:
+def step_seconds(instance, run_id: str) -> dict[str, float]:
     starts, out = {}, {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
@@ -70,7 +70,7 @@ def run_pipeline(recipes: list[str] | None = None, quiet: bool = False) -> int:
                 raise_on_error=False,
             )
             ok = ok and result.success
-            seconds = _step_seconds(instance, result.run_id)
+            seconds = step_seconds(instance, result.run_id)
             slowest = sorted(seconds.items(), key=lambda kv: -kv[1])[:8]
             print(f"run {result.run_id}: {'success' if result.success else 'FAILED'}")
             print("slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))

@@ -1,11 +1,13 @@
 """Whole-pipeline benchmark: wall time of every asset of the demo graph, against a floor.
 
-Usage: python bench/pipeline.py [--corpus PATH] [--seeds 2] [--token-budget 300000]
+Usage: python bench/pipeline.py [--corpus PATH] [--seeds 2]
+
+Runs `curation run` (the shipped curation.yaml) on a fresh instance and storage root.
 
 Runs the real Definitions in-process on a fresh instance and storage root (temp dirs), then
 prints seconds per step and per stage, and two ratios measured in the same run:
 - data stages (everything but the probes) against the floor of rewriting the corpus once
-  per method with bare pyarrow (read + write parquet), the irreducible I/O of the pipeline;
+  per recipe with bare pyarrow (read + write parquet), the irreducible I/O of the pipeline;
 - probe stage against a bare PyTorch loop is in bench/probe.py (it dominates the demo).
 """
 
@@ -43,7 +45,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default=str(ROOT / "var" / "demo" / "demo_corpus.parquet"))
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--token-budget", type=int, default=300_000)
     args = parser.parse_args()
     if not Path(args.corpus).exists():
         from demo.data import prepare_demo_corpus
@@ -54,30 +55,23 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DAGSTER_HOME"] = tmp
+        os.environ["CURATION_ROOT"] = str(Path(tmp) / "storage")
+        os.environ["CURATION_CORPUS"] = args.corpus
+        os.environ["CURATION_PROBE_SEEDS"] = str(args.seeds)
         Path(tmp, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        from assets.demo import step_durations
         from dagster import DagsterInstance
 
-        from assets.resources import CurationSettings, build_resources
-        from curation.ordering import METHODS
-        from definitions import build_definitions
+        from assets.cli import run_pipeline, step_seconds
+        from curation.recipes import load_project
 
-        settings = CurationSettings(root=str(Path(tmp) / "storage"), corpus_uri=args.corpus)
-        job = build_definitions(
-            resources=build_resources(settings)
-        ).resolve_implicit_global_asset_job_def()
-        run_config = {
-            "ops": {
-                "probe_runs": {"config": {"seeds": args.seeds, "token_budget": args.token_budget}}
-            },
-            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-        }
+        recipes = len(load_project().recipes)
         started = time.perf_counter()
+        assert run_pipeline(quiet=True) == 0, "the pipeline run failed"
+        wall = time.perf_counter() - started
         with DagsterInstance.get() as instance:
-            result = job.execute_in_process(instance=instance, run_config=run_config)
-            wall = time.perf_counter() - started
-            steps = step_durations(instance, result.run_id)
-    floor = floor_seconds(args.corpus, len(METHODS))
+            (run,) = instance.get_runs(limit=1)
+            steps = step_seconds(instance, run.run_id)
+    floor = floor_seconds(args.corpus, recipes)
 
     stages: dict[str, float] = defaultdict(float)
     for step, seconds in steps.items():
@@ -90,7 +84,7 @@ def main() -> None:
     for step, seconds in sorted(steps.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  {step:45s} {seconds:8.2f}")
     data = sum(s for stage, s in stages.items() if stage != "probe")
-    print(f"\nfloor: bare pyarrow read+write of the corpus x {len(METHODS)} methods: {floor:.2f} s")
+    print(f"\nfloor: bare pyarrow read+write of the corpus x {recipes} recipes: {floor:.2f} s")
     print(f"data stages (all but probes) / floor = {data / floor:.1f}x")
     print(f"probe stage share of the wall time = {stages['probe'] / wall:.0%}")
 

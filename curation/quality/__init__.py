@@ -15,7 +15,6 @@ from curation.quality.outcome import (
     CheckOutcome,
     QualityInputError,
     outcome_metadata,
-    outcome_to_dagster_metadata,
 )
 from curation.quality.shards import check_shards
 
@@ -27,5 +26,4 @@ __all__ = [
     "check_score_coverage",
     "check_shards",
     "outcome_metadata",
-    "outcome_to_dagster_metadata",
 ]

@@ -117,6 +117,3 @@ def outcome_metadata(outcome: CheckOutcome) -> dict[str, Any]:
             "results": outcome.results,
         }
     )
-
-
-outcome_to_dagster_metadata = outcome_metadata  # old name, kept until its last caller moves

@@ -17,7 +17,7 @@ from curation.quality import (
     check_ordering,
     check_score_coverage,
     check_shards,
-    outcome_to_dagster_metadata,
+    outcome_metadata,
 )
 
 IDS = np.array([f"doc-{i}" for i in range(12)])
@@ -308,7 +308,7 @@ def test_dagster_metadata_is_strict_json():
     scores = np.arange(12.0)
     scores[0] = np.inf
     outcome = check_score_coverage(IDS, IDS, scores)
-    meta = outcome_to_dagster_metadata(outcome)
+    meta = outcome_metadata(outcome)
     json.dumps(meta, allow_nan=False)
     assert meta["passed"] is False
     assert meta["description"] == outcome.description
