@@ -84,3 +84,11 @@ def table_value(rows: list[dict]) -> MetadataValue:
             clean[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
         records.append(TableRecord(clean))
     return MetadataValue.table(records=records)
+
+
+def add_partition_metadata(context, metadata: dict, partition: str) -> None:
+    """Metadata for one recipe partition of a step (a step may cover several recipes)."""
+    if len(context.partition_keys) == 1:
+        context.add_output_metadata(metadata)  # also works when an asset is invoked directly
+    else:
+        context.add_asset_metadata(metadata, partition_key=partition)

@@ -18,7 +18,14 @@ from dagster import (
 from pydantic import Field, create_model
 
 from assets.checks import recipes_check_result
-from assets.metadata import CODE_VERSION, OWNERS, curve_plot, kinds_for, scalar_metadata
+from assets.metadata import (
+    CODE_VERSION,
+    OWNERS,
+    add_partition_metadata,
+    curve_plot,
+    kinds_for,
+    scalar_metadata,
+)
 from assets.partitions import SINGLE_RUN, recipe_partitions
 from assets.resources import ProjectResource
 from curation.ordering import DEFAULTS, METHODS
@@ -92,7 +99,8 @@ def build_ordering_assets(project):
                 context.log.warning(f"{name}: {warning}")
             context.log.info(f"{name}: {ref.method} {ref.params} -> {ref.key}")
             out[name] = ref
-            context.add_asset_metadata(
+            add_partition_metadata(
+                context,
                 {
                     "dagster/row_count": ref.rows,
                     "recipe": name,
@@ -105,7 +113,7 @@ def build_ordering_assets(project):
                     **scalar_metadata(ref.metrics, "metric_"),
                     "score_curve": curve_plot({name: ref.curve}, f"{name}: score along the order"),
                 },
-                partition_key=name,
+                name,
             )
         return out
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, asset
 
-from assets.metadata import CODE_VERSION, OWNERS, png_markdown, table_value
+from assets.metadata import CODE_VERSION, OWNERS, add_partition_metadata, png_markdown, table_value
 from assets.partitions import SINGLE_RUN, recipe_partitions
 from assets.resources import ProjectResource
 from curation.probe.report import write_report
@@ -204,14 +204,15 @@ def build_probe_assets(project):
                 "results": [r.to_dict() for r in mine],
                 "curve": shards[name].ordering.curve,
             }
-            context.add_asset_metadata(
+            add_partition_metadata(
+                context,
                 {
                     "recipe": name,
                     "seeds": len(mine),
                     "tokens_per_s": round(float(np.mean([r.tokens_per_s for r in mine])), 1),
                     "probe_key": key,
                 },
-                partition_key=name,
+                name,
             )
         return out
 
@@ -250,7 +251,7 @@ def build_probe_assets(project):
         for path in report["images"]:
             name = path.rsplit("/", 1)[-1].removesuffix(".png")
             images[f"plot_{name}"] = png_markdown(read_bytes(resolve(path)), name)
-        context.add_asset_metadata(
+        context.add_output_metadata(
             {
                 "summary": table_value(report["table"]),
                 "report": MetadataValue.md(report["markdown"]),

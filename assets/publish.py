@@ -15,6 +15,7 @@ from assets.checks import verdicts
 from assets.metadata import (
     CODE_VERSION,
     OWNERS,
+    add_partition_metadata,
     kinds_for,
     location,
     scalar_metadata,
@@ -109,7 +110,8 @@ def build_publish_assets(project):
                 moved_latest=moved,
             )
             manifest = read_manifest(root, dataset, version.version)
-            context.add_asset_metadata(
+            add_partition_metadata(
+                context,
                 {
                     "dagster/row_count": version.num_rows,
                     "dagster/column_schema": table_schema(_schema_of(ref)),
@@ -125,7 +127,7 @@ def build_publish_assets(project):
                     "shards": len(manifest.get("shards", [])),
                     **scalar_metadata(ordering.metrics, "metric_"),
                 },
-                partition_key=name,
+                name,
             )
         if refused:
             raise Failure(

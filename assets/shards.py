@@ -22,7 +22,14 @@ from dagster import (
 )
 
 from assets.checks import recipes_check_result
-from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location, table_schema
+from assets.metadata import (
+    CODE_VERSION,
+    OWNERS,
+    add_partition_metadata,
+    kinds_for,
+    location,
+    table_schema,
+)
 from assets.partitions import SINGLE_RUN, mapping_key, recipe_partitions
 from assets.resources import ProjectResource
 from curation.quality import check_shards
@@ -92,7 +99,8 @@ def build_shard_ops():
         for name, plan in plans.items():
             ref = commit_shard_set(plan, by_recipe[name], orderings[name])
             out[name] = ref
-            context.add_asset_metadata(
+            add_partition_metadata(
+                context,
                 {
                     "dagster/row_count": ref.rows,
                     "dagster/column_schema": table_schema(shard_schema(ref)),
@@ -103,7 +111,7 @@ def build_shard_ops():
                     "reused": ref.reused,
                     "location": location(ref.uri),
                 },
-                partition_key=name,
+                name,
             )
         return out
 
