@@ -30,7 +30,6 @@ import time
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from torch.utils.data import DataLoader
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -115,8 +114,8 @@ def reader_scan(
     ds = READER.OrderedDataset(uri, rank=rank, world_size=world_size, batch_size=batch_size)
     if not workers:
         return sum(len(b["text"]) for b in ds)
-    dl = DataLoader(ds, batch_size=None, num_workers=workers, multiprocessing_context="fork")
-    return sum(len(b["text"]) for b in dl)
+    loader = ds.loader(num_workers=workers, multiprocessing_context="fork")
+    return sum(len(b["text"]) for b in loader)
 
 
 class DecodeCounter:

@@ -19,11 +19,12 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
+import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation import publish
-from curation.reader.rows import RowSource, open_job_version, to_items
+from curation.reader.rows import RowSource, compact_table, open_job_version, to_items
 
 _BLOCK_ROWS = 1 << 14  # rows decoded per read block: bounds memory independently of data size
 
@@ -120,7 +121,7 @@ class OrderedDataset(IterableDataset):
         if in_process:
             self._steps = 0
         steps = np.arange(worker, self.num_steps(), workers, dtype=np.int64)
-        per_block = max(1, _BLOCK_ROWS // (self.batch_size or 1))  # ~16k of our rows per block
+        per_block = self._steps_per_block()
         source = RowSource(self.uri, self.manifest, self.columns)
         try:
             for i in range(0, len(steps), per_block):
@@ -133,6 +134,9 @@ class OrderedDataset(IterableDataset):
         finally:
             source.close()
 
+    def _steps_per_block(self) -> int:
+        return max(1, _BLOCK_ROWS // (self.batch_size or 1))  # ~16k of our rows per block
+
     def end_epoch(self) -> None:
         """A full pass is done: the next one starts at row 0 (whatever the resume row was)."""
         self.epoch, self._start, self._steps = self.epoch + 1, 0, 0
@@ -140,8 +144,11 @@ class OrderedDataset(IterableDataset):
     def _block(self, source: RowSource, steps: np.ndarray) -> Iterator[dict]:
         """Read this rank's rows for a block of steps in one pass, then cut them into batches."""
         lo, hi = self.rank_ranges(steps)
-        lengths = hi - lo
-        cover = source.read_ranges(lo, hi)
+        yield from self.cut(source.read_ranges(lo, hi), hi - lo, compact=True)
+
+    def cut(self, cover: pa.Table, lengths: np.ndarray, compact: bool) -> Iterator[dict]:
+        """Items (batches, or samples) from consecutive rows and each step's row count;
+        ``compact`` copies strings so that pickling an item ships only its own bytes."""
         if self.batch_size is None:
             cols = cover.to_pydict()
             names = list(cols)
@@ -150,7 +157,11 @@ class OrderedDataset(IterableDataset):
             return
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            yield to_items(cover.slice(a, b - a), self.strings)
+            yield to_items(cover.slice(a, b - a), self.strings, compact)
+
+    def step_groups(self) -> "StepGroups":
+        """What :meth:`loader` hands to DataLoader workers: ~16k rows of steps per item."""
+        return StepGroups(self)
 
     def loader(self, num_workers: int = 0, **kwargs) -> "OrderedLoader":
         """A DataLoader that keeps the order and counts consumed steps for :meth:`state_dict`."""
@@ -208,8 +219,35 @@ class OrderedDataset(IterableDataset):
             raise ChecksumMismatch(f"{len(problems)} problem(s) in {self.uri}: {problems[:10]}")
 
 
+class StepGroups(IterableDataset):
+    """Worker w of W reads the groups of consecutive steps ``g % W == w`` (~16k rows each)
+    and hands each over as one compact Arrow table plus the steps' row counts: one
+    inter-process message per group instead of one per batch (and no shared-memory tensor
+    per column and batch); the main process cuts the batches."""
+
+    def __init__(self, dataset: OrderedDataset):
+        self.dataset = dataset
+
+    def __iter__(self) -> Iterator[dict]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        ds = self.dataset
+        per, total = ds._steps_per_block(), ds.num_steps()
+        source = RowSource(ds.uri, ds.manifest, ds.columns)
+        try:
+            for first in range(worker * per, total, workers * per):
+                lo, hi = ds.rank_ranges(np.arange(first, min(first + per, total)))
+                table = source.read_ranges(lo, hi)
+                yield {"table": compact_table(table), "lengths": pa.array(hi - lo)}
+        finally:
+            source.close()
+
+
 class OrderedLoader:
-    """``DataLoader(batch_size=None)`` over an OrderedDataset, counting consumed steps."""
+    """A DataLoader over an OrderedDataset that keeps the order and counts consumed steps.
+
+    With workers it moves whole groups of steps between processes (:class:`StepGroups`)
+    and cuts batches here, which is much cheaper than one message per batch."""
 
     def __init__(self, dataset: OrderedDataset, num_workers: int = 0, **kwargs):
         kwargs.setdefault("in_order", True)
@@ -217,7 +255,8 @@ class OrderedLoader:
             raise ValueError("in_order=False would break the published order")
         self.dataset = dataset
         self.num_workers = num_workers
-        self._dl = DataLoader(dataset, batch_size=None, num_workers=num_workers, **kwargs)
+        source = dataset.step_groups() if num_workers else dataset
+        self._dl = DataLoader(source, batch_size=None, num_workers=num_workers, **kwargs)
 
     @property
     def epoch(self) -> int:
@@ -232,9 +271,11 @@ class OrderedLoader:
             return
         ds = self.dataset
         ds._steps = 0
-        for item in self._dl:
-            ds._steps += 1
-            yield item
+        for group in self._dl:
+            lengths = group["lengths"].to_numpy()
+            for item in ds.cut(group["table"], lengths, compact=False):
+                ds._steps += 1
+                yield item
         ds.end_epoch()  # reached only when the pass ran to its end
 
     def state_dict(self) -> dict:

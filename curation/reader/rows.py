@@ -158,16 +158,26 @@ def compact(array: pa.Array) -> pa.Array:
     return pa.concat_arrays([array])
 
 
-def to_items(table: pa.Table, strings: str) -> dict:
-    """Numbers as writable numpy arrays (torch warns on read-only ones); strings as compact
-    Arrow arrays (``strings="arrow"``, cheap to hand between processes) or Python lists."""
+def compact_table(table: pa.Table) -> pa.Table:
+    """A table holding only its rows' bytes (see :func:`compact`)."""
+    return pa.table(
+        {
+            name: compact(col.combine_chunks())
+            for name, col in zip(table.column_names, table.columns, strict=True)
+        }
+    )
+
+
+def to_items(table: pa.Table, strings: str, compact_strings: bool = True) -> dict:
+    """Numbers as writable numpy arrays (torch warns on read-only ones); strings as Arrow
+    arrays (``strings="arrow"``; compact copies when they will be pickled) or Python lists."""
     out = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
         arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
             out[name] = np.array(arr.to_numpy(zero_copy_only=False), copy=True)
         elif strings == "arrow":
-            out[name] = compact(arr)
+            out[name] = compact(arr) if compact_strings else arr
         else:
             out[name] = arr.to_pylist()
     return out

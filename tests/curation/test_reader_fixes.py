@@ -3,6 +3,7 @@
 import pickle
 import warnings
 
+import numpy as np
 import pytest
 from torch.utils.data import DataLoader
 
@@ -67,3 +68,18 @@ def test_workers_hand_compact_arrow_batches(uri):
     text_bytes = sum(len(t.encode()) for t in batch["text"].to_pylist())
     assert len(pickle.dumps(batch["text"])) < 600 + 4 * text_bytes
     assert batch["text"].to_pylist() == ["text of row 0", "text of row 1"]
+
+
+@pytest.mark.parametrize("batch_size", [None, 3])
+def test_loader_moves_groups_of_steps_between_processes(uri, batch_size):
+    """One message per ~16k rows: a compact table and the steps' row counts."""
+    ds = OrderedDataset(uri, rank=1, world_size=2, batch_size=batch_size)
+    groups = list(ds.step_groups())
+    assert len(groups) == 1 and groups[0]["lengths"].to_pylist() == [
+        int(h - lo) for lo, h in zip(*ds.rank_ranges(np.arange(ds.num_steps())), strict=True)
+    ]
+    table = groups[0]["table"]
+    assert len(pickle.dumps(table)) < 2 * table.nbytes + 2000
+    direct = [b["position"] if batch_size is None else b["position"].tolist() for b in ds]
+    via = [b["position"] if batch_size is None else b["position"].tolist() for b in ds.loader(2)]
+    assert via == direct and len(via) == len(ds)
