@@ -3,7 +3,6 @@
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from curation.ids import IdTypeError, match_ids
 from curation.quality.columns import as_ids, take, to_numpy
@@ -59,16 +58,14 @@ def check_score_coverage(
     missing_at = lacking[first]  # corpus position of each missing id, for the report
     known, score_codes = match.known, match.score_codes
     n_score, n_missing = len(ids), len(missing_codes)
-    frame = pd.DataFrame(
-        {
-            "id_code": np.concatenate([score_codes, missing_codes]),
-            "in_corpus": np.concatenate([known, np.ones(n_missing, dtype=bool)]),
-            "has_score": np.concatenate(
-                [np.ones(n_score, dtype=bool), np.zeros(n_missing, dtype=bool)]
-            ),
-            **{f"score__{c}": np.concatenate([v, np.zeros(n_missing)]) for c, v in columns.items()},
-        }
-    )
+    frame = {
+        "id_code": np.concatenate([score_codes, missing_codes]),
+        "in_corpus": np.concatenate([known, np.ones(n_missing, dtype=bool)]),
+        "has_score": np.concatenate(
+            [np.ones(n_score, dtype=bool), np.zeros(n_missing, dtype=bool)]
+        ),
+        **{f"score__{c}": np.concatenate([v, np.zeros(n_missing)]) for c, v in columns.items()},
+    }
 
     def report(rows: np.ndarray) -> dict[str, list[Any]]:
         at = np.full(len(rows), -1, dtype=np.int64)

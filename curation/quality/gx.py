@@ -10,6 +10,7 @@ GX validates numeric frames only: ids enter as shared integer codes (see
 ``MAX_OFFENDERS``) and each check maps them back to ids through its ``report``.
 """
 
+import copy
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ class Suite:
     """
 
     name: str
-    frame: pd.DataFrame
+    frame: pd.DataFrame | dict[str, np.ndarray]  # a dict of columns may be validated in chunks
     expectations: list[Any]
     report: Callable[[np.ndarray], dict[str, list[Any]]]
     internal_columns: tuple[str, ...] = ()
@@ -75,31 +76,115 @@ def _context() -> Any:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
+CHUNK_ROWS = 1 << 20  # rows per GX validation: bounds pandas/GX memory whatever n is
+_TABLE_LEVEL = ("ExpectTableRowCountToEqual", "ExpectTableRowCountToBeBetween")
+
+
 def run_suites(suites: list[Suite]) -> list[dict[str, Any]]:
-    """Validate every suite in one fresh context; return per-expectation result dicts."""
-    gx = _gx()
+    """Validate every suite in one fresh context; return per-expectation result dicts.
+
+    A suite of at most ``CHUNK_ROWS`` rows is one validation. A longer one is validated in
+    chunks of ``CHUNK_ROWS`` rows (row-local expectations; counts summed, offending rows
+    kept in row order), its row-count expectations on a column-less frame of its length,
+    and each uniqueness expectation as the exact numpy flag "value occurs more than once"
+    that GX then checks chunk by chunk: the same verdicts and counts in bounded memory.
+    """
     context = _context()
     source = context.data_sources.add_pandas(name="curation_quality")
     rows: list[dict[str, Any]] = []
     for suite in suites:
-        batch = source.add_dataframe_asset(name=suite.name).add_batch_definition_whole_dataframe(
-            name=f"{suite.name}_whole"
-        )
-        gx_suite = context.suites.add(
-            gx.ExpectationSuite(name=suite.name, expectations=suite.expectations)
-        )
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
-        )
-        result_format: dict[str, Any] = {
-            "result_format": "SUMMARY",
-            "partial_unexpected_count": MAX_OFFENDERS,
-        }
-        validation = definition.run(
-            batch_parameters={"dataframe": suite.frame}, result_format=result_format
-        )
-        rows.extend(_result_row(r, suite) for r in validation.results)
+        columns = suite.frame if isinstance(suite.frame, dict) else None
+        n = len(next(iter(columns.values()))) if columns else len(suite.frame)
+        if columns is None or n <= CHUNK_ROWS:
+            frame = suite.frame if columns is None else pd.DataFrame(columns)
+            rows += _validate(context, source, suite, frame, suite.expectations, suite.name)
+        else:
+            rows += _validate_chunked(context, source, suite, columns, n)
     return rows
+
+
+def _validate(context, source, suite: Suite, frame, expectations, name: str) -> list[dict]:
+    gx = _gx()
+    batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe(
+        name=f"{name}_whole"
+    )
+    fresh = [copy.copy(e) for e in expectations]  # one expectation may serve several chunks
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=fresh))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+    )
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": MAX_OFFENDERS,
+    }
+    validation = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    rank = {(e.meta or {}).get("label"): i for i, e in enumerate(expectations)}
+    rows = [_result_row(r, suite) for r in validation.results]
+    return sorted(rows, key=lambda r: rank.get(r["label"], len(rank)))  # in the suite's order
+
+
+def _repeated(values: np.ndarray) -> np.ndarray:
+    """True where a value occurs more than once (what GX's uniqueness flags; NaN never
+    repeats). One sorted copy (8 bytes a row), then a lookup among the repeated values."""
+    ordered = np.sort(values)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    return np.isin(values, repeated)
+
+
+def _validate_chunked(context, source, suite: Suite, columns: dict, n: int) -> list[dict]:
+    table, local, internal = [], [], list(suite.internal_columns)
+    columns = dict(columns)
+    for e in suite.expectations:
+        kind = type(e).__name__
+        if kind in _TABLE_LEVEL:
+            table.append(e)
+        elif kind == "ExpectColumnValuesToBeUnique":
+            flag = f"__repeated__{e.column}"
+            columns[flag] = _repeated(columns[e.column])
+            internal.append(flag)
+            label = (e.meta or {}).get("label", kind)
+            local.append(
+                expect("ExpectColumnValuesToBeInSet", label, column=flag, value_set=[False])
+            )
+        else:
+            local.append(e)
+    out = _validate(
+        context, source, suite, pd.DataFrame(index=pd.RangeIndex(n)), table, f"{suite.name}_rows"
+    )
+    merged: list[dict] = []
+    for k, start in enumerate(range(0, n, CHUNK_ROWS)):
+        stop = min(n, start + CHUNK_ROWS)
+        frame = pd.DataFrame({c: v[start:stop] for c, v in columns.items()})
+        shifted = Suite(
+            suite.name,
+            frame,
+            local,
+            lambda r, s=start: suite.report(r + s),
+            tuple(internal),
+        )
+        parts = _validate(context, source, shifted, frame, local, f"{suite.name}_{k}")
+        merged = parts if not merged else [_merge(a, b) for a, b in zip(merged, parts, strict=True)]
+    rank = {(e.meta or {}).get("label"): i for i, e in enumerate(suite.expectations)}
+    return sorted(out + merged, key=lambda r: rank.get(r["label"], len(rank)))
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """One result row from two chunks of the same expectation (b follows a)."""
+    row = dict(a)
+    row["success"] = a["success"] and b["success"]
+    for key in ("element_count", "unexpected_count", "missing_count"):
+        if key in a or key in b:
+            row[key] = a.get(key, 0) + b.get(key, 0)
+    if row.get("element_count"):
+        nonnull = row["element_count"] - row.get("missing_count", 0)
+        row["unexpected_percent"] = 100.0 * row.get("unexpected_count", 0) / max(nonnull, 1)
+    for key in ("partial_unexpected_list", "offending"):
+        if key in a or key in b:
+            row[key] = (a.get(key, []) + b.get(key, []))[:MAX_OFFENDERS]
+    if "exception" in b and "exception" not in a:
+        row["exception"] = b["exception"]
+    return row
 
 
 def _result_row(result: Any, suite: Suite) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def check_ordering(
     if n < 0:
         raise QualityInputError(f"n must be >= 0, got {n}")
     sample = _as_positions(positions, "positions")
-    frame = pd.DataFrame({"sample": sample})
+    frame = {"sample": sample}
     in_range = f"sample indices outside 0..{n - 1}"
     expectations = [
         expect("ExpectTableRowCountToEqual", f"ordering length is not n={n}", value=n),

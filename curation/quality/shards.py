@@ -3,7 +3,6 @@
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from curation.ids import shared_codes
 from curation.quality.columns import IdArray, as_ids, padded, take
@@ -58,15 +57,13 @@ def check_shards(
     n_actual = int(lengths.sum())
     total = max(len(expected), n_actual)
     position = np.arange(total, dtype=np.int64)
-    frame = pd.DataFrame(
-        {
-            "shard": _shard_labels(lengths, total),
-            "expected_code": padded(expected_codes, total, -1),
-            "actual_code": padded(actual_codes, total, -1),
-            "in_shards": position < n_actual,
-            "in_expected": position < len(expected),
-        }
-    )
+    frame = {
+        "shard": _shard_labels(lengths, total),
+        "expected_code": padded(expected_codes, total, -1),
+        "actual_code": padded(actual_codes, total, -1),
+        "in_shards": position < n_actual,
+        "in_expected": position < len(expected),
+    }
     expectations = [
         expect(
             "ExpectColumnValuesToBeInSet",

@@ -345,3 +345,46 @@ def test_ordering_check_on_real_orderings_and_metrics():
     )
     assert "positions differ from a recomputation" in failed(outcome)
     assert any(label.startswith("guideline metric 'boundary_last_q'") for label in failed(outcome))
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+
+def _verdicts(outcome: CheckOutcome) -> dict:
+    keep = ("failed_expectations", "offending_ids", "offending_positions", "missing_ids")
+    keep += ("unknown_ids", "duplicate_id_rows", "non_finite_scores", "repeated_rows")
+    keep += ("out_of_range", "null_rows", "differing_positions", "missing_rows", "extra_rows")
+    return {k: outcome.metadata[k] for k in keep if k in outcome.metadata} | {
+        "passed": outcome.passed
+    }
+
+
+def test_chunked_validation_gives_the_same_verdicts_counts_and_offenders(monkeypatch):
+    """Suites longer than CHUNK_ROWS run in chunks (uniqueness as an exact numpy flag):
+    every verdict, count and offender must equal the one-frame validation."""
+    from curation.quality import gx
+
+    rng = np.random.default_rng(5)
+    ids = np.array([f"doc-{i}" for i in range(40)])
+    scores = rng.random(40)
+    scores[[3, 33]] = np.nan
+    dup = np.append(ids[5:], ["doc-7", "doc-39", "ghost"])
+    perm = rng.permutation(40)
+    bad_perm = perm.copy()
+    bad_perm[[2, 31]] = bad_perm[[31, 2]]
+    bad_perm[17] = bad_perm[36]
+    shard_ids = ids.copy()
+    shard_ids[[4, 29]] = shard_ids[[29, 4]]
+    cases = [
+        lambda: check_score_coverage(ids, ids, scores),
+        lambda: check_score_coverage(ids, dup, np.ones(len(dup))),
+        lambda: check_ordering(bad_perm, 40, perm),
+        lambda: check_ordering(perm[:35], 40),
+        lambda: check_shards(ids, shards_of(shard_ids, [9, 23]), [9, 14, 17]),
+        lambda: check_shards(ids, shards_of(ids, [20])),
+    ]
+    whole = [_verdicts(case()) for case in cases]
+    monkeypatch.setattr(gx, "CHUNK_ROWS", 7)
+    chunked = [_verdicts(case()) for case in cases]
+    assert chunked == whole
+    assert not any(w["passed"] for w in whole[:5]) and whole[5]["passed"]
