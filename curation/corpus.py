@@ -86,7 +86,7 @@ def list_corpus_files(uri: str) -> list[Location]:
     try:
         files = list_files(loc)
     except FileNotFoundError as exc:
-        raise CorpusError(f"corpus not found: {loc.uri}") from exc
+        raise CorpusError(f"corpus not found: {exc}") from exc
     if len(files) == 1 and files[0].path == loc.path:
         if format_of(loc.path) is None:
             raise CorpusError(f"unsupported corpus file {loc.uri}; use one of {DATA_SUFFIXES}")

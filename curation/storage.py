@@ -84,6 +84,7 @@ def list_files(loc: Location, suffix: str = "") -> list[Location]:
     if info.type == pafs.FileType.File:
         return [loc]
     if info.type == pafs.FileType.NotFound:
+        require_bucket(loc)
         raise FileNotFoundError(f"no such file or directory: {loc.uri}")
     selector = pafs.FileSelector(loc.path, recursive=False)
     names = sorted(
@@ -92,6 +93,19 @@ def list_files(loc: Location, suffix: str = "") -> list[Location]:
         if i.type == pafs.FileType.File and i.path.endswith(suffix)
     )
     return [loc.join(n) for n in names]
+
+
+def require_bucket(loc: Location) -> None:
+    """On S3, raise FileNotFoundError naming the bucket when it does not exist (a missing
+    bucket otherwise looks like a missing file, or like an empty listing)."""
+    if not loc.is_s3:
+        return
+    bucket = loc.path.split("/", 1)[0]
+    if loc.fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS"
+        raise FileNotFoundError(
+            f"S3 bucket {bucket!r} does not exist (endpoint {endpoint}); create it or fix {loc.uri}"
+        )
 
 
 def tmp_sibling(loc: Location) -> Location:

@@ -96,6 +96,7 @@ def _subdirs(loc: Location) -> list[str]:
 def list_datasets(root: str) -> list[str]:
     """Names of datasets with at least one committed version."""
     root_loc = storage.resolve(root)
+    storage.require_bucket(root_loc)
     names = [n for n in _subdirs(root_loc) if _is_valid_name(n)]
     listed = []
     for name in names:

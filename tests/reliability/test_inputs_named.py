@@ -84,3 +84,24 @@ def test_null_texts_are_refused_by_the_scorers_unless_configured(tmp_path):
         str(tmp_path / "c.parquet"), ["length"], progress=False, null_texts="empty"
     )
     assert np.isfinite(scored.column(1).to_numpy()).all()
+
+
+def test_a_missing_s3_bucket_is_named(s3_bucket, tmp_path):
+    from curation import publish
+
+    missing = s3_bucket + "-missing"
+    bucket = missing[len("s3://") :]
+    shard = str(tmp_path / "s.parquet")
+    pq.write_table(pa.table({"id": ["a"], "text": ["x"]}), shard)
+    lineage = {k: "x" for k in publish.REQUIRED_LINEAGE}
+    attempts = [
+        lambda: read_ids(missing + "/corpus"),
+        lambda: import_scores(missing + "/s.parquet"),
+        lambda: publish.list_datasets(missing + "/root"),
+        lambda: publish.publish_version(
+            missing + "/root", "web", [str(tmp_path / "s.parquet")], lineage
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises((ValueError, OSError), match=bucket):
+            attempt()

@@ -1,0 +1,61 @@
+"""Work directories two runs can share: per-run scratch, content-addressed outputs, and
+commit markers that are written once, atomically, as strict JSON.
+
+Two runs on one root used to share a plan directory that the first to finish deleted while
+the other still read it. The rule here: anything a run *reads back later* and deletes
+(plans, spills) lives under ``<base>/.runs/<run id>``, private to that run; anything it
+*produces* lives under a content address, is written temp-then-rename, and is marked
+complete by :func:`commit_marker`, which creates the marker once (a second writer of the
+same content finds it and agrees). A damaged marker (empty, cut short, not strict JSON:
+what a crash between create and write leaves) is reported by :func:`read_marker` naming the
+file and treated as absent, so the next run rebuilds it instead of failing forever.
+"""
+
+import os
+import warnings
+
+from curation import storage
+from curation.names import validate_segment
+from curation.storage import DamagedFile, Location
+
+
+def run_scratch(base: str, run_id: str) -> Location:
+    """``<base>/.runs/<run_id>``: scratch space no other run reads or deletes."""
+    return storage.resolve(base).join(".runs", validate_segment(run_id, "run id"))
+
+
+def read_marker(loc: Location) -> object | None:
+    """The committed marker's content; None when absent or damaged (damage is warned about,
+    naming the file, and the damaged file is moved aside so a rerun can commit again)."""
+    if not storage.exists(loc):
+        return None
+    try:
+        return storage.read_json(loc, expect=None)
+    except DamagedFile as exc:
+        warnings.warn(f"ignoring a damaged commit marker: {exc}; rebuilding", RuntimeWarning, 2)
+        if not loc.is_s3:
+            os.replace(loc.path, f"{loc.path}.damaged")
+        return None
+
+
+def commit_marker(loc: Location, content: object) -> object:
+    """Create the marker once (strict JSON, atomic); return what is committed (ours, or an
+    earlier writer's, which for content-addressed outputs is the same)."""
+    data = storage.to_strict_json(content, indent=1)
+    if loc.is_s3:  # no create-if-absent on S3: a single PUT is atomic, content is equal
+        storage.write_bytes(loc, data)
+        return content
+    tmp = storage.tmp_sibling(loc)
+    storage.write_bytes(tmp, data)
+    try:
+        os.link(tmp.path, loc.path)
+        return content
+    except FileExistsError:
+        existing = read_marker(loc)
+        if existing is None:  # it was damaged and moved aside: ours goes in its place
+            os.replace(tmp.path, loc.path)
+            return content
+        return existing
+    finally:
+        if os.path.exists(tmp.path):
+            os.unlink(tmp.path)
