@@ -1,9 +1,11 @@
 """shards: each recipe's documents in order as parquet shards, written out of core.
 
-The write fans out as independent steps (scatter per (recipe, source file), write per
-(recipe, shard)), so the multiprocess, Docker or Kubernetes executors run them in parallel;
-the in-process executor runs them in turn. Units share a plan saved under the output
-directory (rows, inverse positions, scores), so no unit holds more than its share.
+The write fans out in a bounded number of steps per recipe, whatever the number of
+documents: scatter per (recipe, group of source files), write per (recipe, group of
+shards), at most ``run.shard_steps`` of each; every step uses the cores the memory setting
+leaves room for. The multiprocess, Docker or Kubernetes executors run steps in parallel; the
+in-process executor runs them in turn. Steps share a plan saved under the output directory
+(rows, inverse positions, scores), so no step holds more than its share.
 """
 
 from dagster import (
@@ -64,7 +66,7 @@ def build_shard_ops():
             )
             if plan["reused"]:
                 continue
-            for index in range(plan["files"]):
+            for index in range(len(plan["file_groups"])):
                 yield DynamicOutput(
                     [name, index], output_name="files", mapping_key=mapping_key(name, index)
                 )
@@ -80,7 +82,7 @@ def build_shard_ops():
         for name, plan in plans.items():
             if plan["reused"]:
                 continue
-            for index in range(plan["shards"]):
+            for index in range(plan["shard_groups"]):
                 yield DynamicOutput([name, index], mapping_key=mapping_key(name, index))
 
     @op
@@ -93,8 +95,8 @@ def build_shard_ops():
         context: AssetExecutionContext, plans: dict, written: list, orderings: dict
     ) -> dict:
         by_recipe: dict[str, list] = {name: [] for name in plans}
-        for name, info in written:
-            by_recipe[name].append(info)
+        for name, infos in written:
+            by_recipe[name].extend(infos)
         out = {}
         for name, plan in plans.items():
             ref = commit_shard_set(plan, by_recipe[name], orderings[name])
@@ -127,7 +129,8 @@ def build_shard_assets(project):
         backfill_policy=SINGLE_RUN,
         group_name="shards",
         description="Each recipe's documents in order as parquet shards, written out of core "
-        "as independent steps (scatter per source file, write per shard).",
+        "in a bounded number of steps (scatter per group of source files, write per group of "
+        "shards).",
         kinds=kinds_for(project.storage.root),
         owners=OWNERS,
         code_version=CODE_VERSION,

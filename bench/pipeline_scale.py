@@ -47,7 +47,7 @@ NOT_DATA = ("sample_scores", "probe")
 def demo_pool() -> tuple[np.ndarray, np.ndarray]:
     """The demo text as one UTF-8 byte array, and the offsets of its spaces (ASCII, so a
     slice between two spaces is valid UTF-8)."""
-    from curation.demo_data import prepare_demo_corpus
+    from demo.data import prepare_demo_corpus
 
     demo = prepare_demo_corpus(str(ROOT / "var" / "demo"), str(ROOT / "var" / "cache"))
     texts = pq.read_table(demo, columns=["text"]).column("text").to_pylist()

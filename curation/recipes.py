@@ -89,7 +89,9 @@ class RunSpec(_Strict):
     """Resources one run may use."""
 
     memory_limit_mb: int = Field(512, ge=64)
-    rows_per_shard: int | None = Field(None, ge=1)
+    rows_per_shard: int | None = Field(None, ge=1)  # None: shards of ``shard_mb`` each
+    shard_mb: int = Field(256, ge=1)  # uncompressed MiB per output shard
+    shard_steps: int = Field(2, ge=1)  # scatter and write units per recipe, at most
 
 
 class ProbeSpec(_Strict):
@@ -288,6 +290,8 @@ def apply_env(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         "CURATION_DATASET": ("storage", "dataset_prefix", str),
         "CURATION_MEMORY_LIMIT_MB": ("run", "memory_limit_mb", _as_int),
         "CURATION_ROWS_PER_SHARD": ("run", "rows_per_shard", _as_int),
+        "CURATION_SHARD_MB": ("run", "shard_mb", _as_int),
+        "CURATION_SHARD_STEPS": ("run", "shard_steps", _as_int),
         "CURATION_PROBE_PRESET": ("probe", "preset", str),
         "CURATION_PROBE_SEEDS": ("probe", "seeds", _as_int),
     }

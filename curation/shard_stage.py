@@ -1,10 +1,14 @@
 """A recipe's shard set as a pipeline stage: plan, scatter, write, commit.
 
-The stage is split into units (scatter one source file, write one shard) that separate
-processes can run; they share a plan saved in a private work directory (rows, inverse
-positions, scores), so no unit holds more than its share and two runs never share one.
-A shard set is committed by ``shards.json``, written last and atomically: its presence
-means every shard is complete, so a later run reuses it.
+Shards are sized by bytes (``run.shard_mb`` of uncompressed data each, rows per shard
+derived from the corpus; ``run.rows_per_shard`` overrides) and the stage is split into a
+bounded number of units whatever the corpus size: at most ``run.shard_steps`` scatter units
+(groups of source files) and as many write units (groups of consecutive shards) per recipe.
+Each unit runs its members on every core the cap leaves room for. Units share a plan saved
+in a private work directory (rows, inverse positions, scores), so no unit holds more than
+its share and two runs never share one. A shard set is committed by ``shards.json``,
+written last and atomically: its presence means every shard is complete, so a later run
+reuses it.
 """
 
 import hashlib
@@ -16,20 +20,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.machine import available_cores
 from curation.recipes import Project
 from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardRef, ShardSetRef
 from curation.scores.aligned import aligned_scores
 from curation.shards import (
+    MiB,
+    ShardJob,
     corpus_layout,
+    default_row_group_rows,
     inverse_permutation,
+    plan_file_groups,
+    plan_groups,
     plan_shards,
-    scatter_source_file,
-    write_shard_from_spill,
+    rows_per_shard_for,
+    scatter_group,
+    workers_within,
+    write_group,
 )
 from curation.storage import atomic_write, exists, read_bytes, resolve, write_bytes
 
 COMMIT = "shards.json"
-DEFAULT_ROWS_PER_SHARD = 1000
 
 
 def shard_key(ordering_key: str, rows_per_shard: int, memory_limit_mb: int) -> str:
@@ -63,20 +74,24 @@ def plan_shard_set(
     project: Project, ordering: OrderingRef, corpus: CorpusRef, scores: ScoresRef
 ) -> dict:
     """Decide where the recipe's shards go and save what the units need (unless reused)."""
-    rows_per_shard = project.run.rows_per_shard or DEFAULT_ROWS_PER_SHARD
-    memory_mb = project.run.memory_limit_mb
+    layout = corpus_layout(corpus.uri)
+    run = project.run
+    rows_per_shard = run.rows_per_shard or rows_per_shard_for(layout, run.shard_mb * MiB)
+    memory_mb = run.memory_limit_mb
     key = shard_key(ordering.key, rows_per_shard, memory_mb)
     out = resolve(project.path("work", "shards", ordering.method, key))
     token = uuid.uuid4().hex[:12]  # private to this run: concurrent runs never share it
+    specs = plan_shards(ordering.rows, rows_per_shard)
     plan = {
         "recipe": ordering.recipe,
         "out": out.uri,
         "corpus": corpus.uri,
         "rows": ordering.rows,
         "rows_per_shard": rows_per_shard,
-        "shards": len(plan_shards(ordering.rows, rows_per_shard)),
-        "files": len(corpus_layout(corpus.uri).files),
-        "memory_limit": memory_mb * 2**20,
+        "shards": len(specs),
+        "shard_groups": len(plan_groups(specs, run.shard_steps)),
+        "file_groups": plan_file_groups(layout, run.shard_steps),
+        "memory_limit": memory_mb * MiB,
         "plan_dir": project.path("work", "plans", f"{key}-{token}"),
         "spill": project.path("work", "spill", f"{key}-{token}"),
         "reused": _read_commit(out.join(COMMIT)) is not None,
@@ -92,39 +107,47 @@ def plan_shard_set(
     return plan
 
 
-def scatter_unit(plan: dict, file_index: int) -> int:
-    """Spill one source file's rows into per-shard buckets."""
-    plan_dir = resolve(plan["plan_dir"])
-    return scatter_source_file(
-        plan["corpus"],
-        _load(plan_dir.join("rows.npy")),
-        plan_shards(plan["rows"], plan["rows_per_shard"]),
-        plan["spill"],
-        file_index,
-        memory_limit_bytes=plan["memory_limit"],
-        positions=_load(plan_dir.join("positions.npy")),
+def _job(plan: dict, units: int, **arrays) -> tuple[ShardJob, int]:
+    """The unit's job and how many of its ``units`` run side by side under the cap."""
+    layout = corpus_layout(plan["corpus"])
+    rows = _load(resolve(plan["plan_dir"]).join("rows.npy"))
+    limit = plan["memory_limit"]
+    rg_rows = default_row_group_rows(layout, limit)
+    workers = workers_within(limit, layout, rg_rows, None, min(available_cores(), max(units, 1)))
+    job = ShardJob.prepare(
+        layout, rows, memory_limit_bytes=limit, workers=workers, checked=True, **arrays
     )
+    return job, workers
 
 
-def write_unit(plan: dict, index: int) -> dict:
-    """Write one shard from its spilled buckets."""
-    plan_dir = resolve(plan["plan_dir"])
-    info = write_shard_from_spill(
-        plan["corpus"],
-        _load(plan_dir.join("rows.npy")),
-        plan_shards(plan["rows"], plan["rows_per_shard"])[index],
-        plan["spill"],
-        plan["out"],
-        memory_limit_bytes=plan["memory_limit"],
-        extra_columns={"score": _load(plan_dir.join("score.npy"))},
-    )
-    return {
-        "path": info.path,
-        "rows": info.rows,
-        "first_position": info.first_position,
-        "sha256": info.sha256,
-        "bytes": info.bytes,
-    }
+def _specs(plan: dict):
+    return plan_shards(plan["rows"], plan["rows_per_shard"])
+
+
+def scatter_unit(plan: dict, group: int) -> int:
+    """Spill one group of source files into per-bucket spill files; rows written."""
+    files = plan["file_groups"][group]
+    positions = _load(resolve(plan["plan_dir"]).join("positions.npy"))
+    job, workers = _job(plan, len(files), positions=positions)
+    return scatter_group(job, _specs(plan), plan["spill"], files, workers=workers)
+
+
+def write_unit(plan: dict, group: int) -> list[dict]:
+    """Write one group of consecutive shards from their spilled buckets."""
+    shard_group = plan_groups(_specs(plan), plan["shard_groups"])[group]
+    score = _load(resolve(plan["plan_dir"]).join("score.npy"))
+    job, workers = _job(plan, len(shard_group.specs), extra_columns={"score": score})
+    infos = write_group(job, shard_group, plan["out"], plan["spill"], workers=workers)
+    return [
+        {
+            "path": info.path,
+            "rows": info.rows,
+            "first_position": info.first_position,
+            "sha256": info.sha256,
+            "bytes": info.bytes,
+        }
+        for info in infos
+    ]
 
 
 def commit_shard_set(plan: dict, written: list[dict], ordering: OrderingRef) -> ShardSetRef:

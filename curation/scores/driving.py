@@ -21,8 +21,12 @@ def load_score_table(project: Project) -> tuple[pa.Table, str]:
         return table, "import"
     from curation.scores.base import score_corpus
 
-    table = score_corpus(
-        corpus.uri, list(spec.scorers), text_column=corpus.text_column, id_column=corpus.id_column
+    table = score_corpus(  # worker processes on every core the run's memory setting allows
+        corpus.uri,
+        list(spec.scorers),
+        text_column=corpus.text_column,
+        id_column=corpus.id_column,
+        memory_limit_bytes=project.run.memory_limit_mb << 20,
     )
     return table, "builtin"
 
