@@ -303,6 +303,45 @@ def segment_order(
     return np.concatenate(parts).astype(np.int64), info
 
 
+def layer_starts(n: int, layers: int) -> np.ndarray:
+    """Where layers 1..L-1 of :func:`fold_permutation` start in its output (no layer 0)."""
+    used = min(layers, n)
+    q, r = divmod(n, layers) if n else (0, 0)
+    ids = np.arange(1, used, dtype=np.int64)
+    return ids * q + np.minimum(ids, r)
+
+
+def boundaries(method: str, params: dict[str, Any], n: int) -> dict[str, np.ndarray]:
+    """Positions in an ordering of ``n`` items where its score shape breaks, by kind:
+    ``fold`` (FO and STR restart low), ``turn`` (ZIG and SAW change direction) and
+    ``section`` (SEG blocks, STR/SAW transition-region edges). Random and sorted orders
+    have none. Computed from the method and its resolved parameters, so metadata never
+    has to carry positions."""
+    p = resolve_params(method, params)
+    if method in ("folding", "zigzag"):
+        kind = "fold" if method == "folding" else "turn"
+        return {kind: layer_starts(n, p[f"{method}_layer"])}
+    if method in ("str", "saw"):
+        regions, _ = transition_regions(n, p["num_sections"], p["folding_ratio"])
+        inner = [r.start + layer_starts(r.end - r.start, p["folding_layer"]) for r in regions]
+        edges = [np.array([r.start, r.end], dtype=np.int64) for r in regions]
+        kind = "fold" if method == "str" else "turn"
+        cat = np.concatenate
+        section = np.unique(cat(edges)) if edges else np.empty(0, np.int64)
+        return {
+            kind: cat(inner) if inner else np.empty(0, np.int64),
+            "section": section[(section > 0) & (section < n)],
+        }
+    if method == "segment":
+        front, back = int(n * p["x_pct"] // 100), int(n * p["y_pct"] // 100)
+        if front + back > n:  # the same resize as segment_order
+            front = int(front * n / (front + back))
+            back = n - front
+        cuts = np.unique(np.array([front, n - back], dtype=np.int64))
+        return {"section": cuts[(cuts > 0) & (cuts < n)]}
+    return {}
+
+
 # ----------------------------------------------------------------------------- entry point
 
 

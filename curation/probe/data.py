@@ -1,29 +1,34 @@
-"""Turn an ordering's parquet shards into training batches, strictly in order.
+"""A recipe's shards as one token stream on local disk, read strictly in order.
 
-The shards are read one after another, record batch by record batch, so memory stays
-bounded by one record batch plus one training batch. Documents become one byte stream
-(``text`` encoded as UTF-8, each followed by a separator byte). Training batch ``s`` is
-the ``batch_size * context + 1`` consecutive bytes starting at ``starts[s]``: row ``r``
-holds bytes ``[r*T, r*T + T + 1)`` of that block, so neighbouring rows share one byte
-and every next-byte transition inside the block is trained on exactly once.
+:func:`build_stream` reads the shards record batch by record batch, drops held-out
+documents (a vectorised predicate), tokenizes the rest and appends the tokens to a flat
+file, with two per-document arrays beside it: the cumulative token end of each shard
+document (held-out ones take no tokens) and the running integral of score over tokens.
+Memory stays at one record batch; training then reads blocks through a memory map, so a
+method's whole text is never in memory and a retried run reuses the file.
 
-When the token budget is smaller than the stream, the block starts are spread evenly
-over the *whole* stream instead of taking its head: a budget cut would otherwise show
-a sorted ordering only its low-score beginning, and the comparison would be dishonest.
+Training step ``s`` reads the ``rows * context + 1`` consecutive tokens from
+``starts[s]``: row ``r`` holds tokens ``[r*T, r*T + T + 1)`` of the block. When the token
+budget is smaller than the stream the block starts are spread evenly over the *whole*
+stream: a budget cut would otherwise show a sorted ordering only its low-score beginning.
 """
 
+import json
+import os
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation import storage
+from curation.probe.heldout import SETS, HeldOut
+from curation.probe.tokens import DocTokens
 
-SEPARATOR = 0x00
 READ_ROWS = 1024
+META = "stream.json"  # written last: its presence means the stream is complete
 
 
 class ProbeDataError(ValueError):
@@ -35,93 +40,140 @@ def _open(uri: str) -> pq.ParquetFile:
     return pq.ParquetFile(loc.fs.open_input_file(loc.path))
 
 
-def check_shards(shards: list[str], need_score: bool = False) -> bool:
-    """Fail fast, naming up to 10 bad files; return whether every shard has ``score``."""
+def check_shards(shards: list[str], need: tuple[str, ...] = ("text",)) -> None:
+    """Fail fast, naming up to 10 unreadable shards or shards lacking a needed column."""
     if not shards:
         raise ProbeDataError("no shards given")
-    missing, unreadable, has_score = [], [], True
+    bad = []
     for uri in shards:
         try:
             names = _open(uri).schema_arrow.names
         except (OSError, pa.ArrowInvalid) as exc:
-            unreadable.append(f"{uri} ({exc.__class__.__name__}: {exc})")
+            bad.append(f"{uri} (unreadable: {exc.__class__.__name__}: {exc})")
             continue
-        if "text" not in names:
-            missing.append(uri)
-        has_score = has_score and "score" in names
-    if unreadable:
-        raise ProbeDataError(f"{len(unreadable)} unreadable shard(s): {unreadable[:10]}")
-    if missing:
-        raise ProbeDataError(f"{len(missing)} shard(s) without a 'text' column: {missing[:10]}")
-    if need_score and not has_score:
-        raise ProbeDataError("a 'score' column is required but some shard lacks it")
-    return has_score
+        missing = [c for c in need if c not in names]
+        if missing:
+            bad.append(f"{uri} (lacks column(s) {missing})")
+    if bad:
+        raise ProbeDataError(f"{len(bad)} shard(s) cannot feed a probe: {bad[:10]}")
 
 
-def iter_record_batches(shards: list[str], columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Record batches of every shard, in the given shard order, then in row order."""
-    for uri in shards:
+def iter_record_batches(uris: list[str], columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Record batches of every file, in the given file order, then in row order."""
+    for uri in uris:
         pf = _open(uri)
         cols = [c for c in columns if c in pf.schema_arrow.names]
         yield from pf.iter_batches(batch_size=READ_ROWS, columns=cols)
 
 
-def _text_column(batch: pa.RecordBatch) -> pa.Array:
+def text_column(batch: pa.RecordBatch) -> pa.Array:
+    """The batch's text, refusing nulls (naming their ids) and non-string types."""
     text = batch.column("text")
     if text.null_count:
         rows = np.flatnonzero(text.is_null().to_numpy(zero_copy_only=False))[:10]
-        ids = (
-            batch.column("id").take(pa.array(rows)).to_pylist()
-            if "id" in batch.schema.names
-            else rows.tolist()
-        )
-        raise ProbeDataError(f"{text.null_count} null text value(s), ids/rows: {ids}")
-    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
+        names = batch.schema.names
+        ids = batch.column("id").take(pa.array(rows)).to_pylist() if "id" in names else rows
+        raise ProbeDataError(f"{text.null_count} null text value(s), ids/rows: {list(ids)}")
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         raise ProbeDataError(f"'text' must be a string column, got {text.type}")
     return text
 
 
-def batch_bytes(batch: pa.RecordBatch, separator: int = SEPARATOR) -> np.ndarray:
-    """The UTF-8 bytes of a record batch's documents, each followed by ``separator``."""
-    text = _text_column(batch).cast(pa.large_string())
-    if len(text) == 0:
-        return np.empty(0, dtype=np.uint8)
-    sep = bytes([separator]).decode("latin-1") if separator < 0x80 else None
-    if sep is None:
-        raise ProbeDataError(f"separator byte must be ASCII (< 0x80), got {separator:#x}")
-    one = pa.LargeListArray.from_arrays(pa.array([0, len(text)], pa.int64()), text)
-    joined = pc.binary_join(one, pa.scalar(sep, pa.large_string()))[0].as_buffer()
-    out = np.empty(joined.size + 1, dtype=np.uint8)
-    out[:-1] = np.frombuffer(joined, dtype=np.uint8)
-    out[-1] = separator
-    return out
+@dataclass(frozen=True)
+class TokenStream:
+    """The files of one built stream; arrays open as read-only memory maps."""
+
+    path: str
+    tokens: int
+    docs: int
+    dtype: str
+    has_scores: bool
+    key: str
+
+    def token_array(self) -> np.ndarray:
+        return np.memmap(os.path.join(self.path, "tokens.bin"), self.dtype, "r", shape=self.tokens)
+
+    def doc_ends(self) -> np.ndarray:
+        return np.memmap(os.path.join(self.path, "ends.bin"), np.int64, "r", shape=self.docs)
+
+    def score_integral(self) -> np.ndarray:
+        return np.memmap(os.path.join(self.path, "integral.bin"), np.float64, "r", shape=self.docs)
 
 
-def doc_lengths(batch: pa.RecordBatch) -> np.ndarray:
-    """Bytes each document occupies in the stream (its text plus the separator)."""
-    return pc.binary_length(_text_column(batch)).to_numpy().astype(np.int64) + 1
+def build_stream(
+    shards: list[str], tokenizer: DocTokens, heldout: HeldOut | None, dest: str, key: str
+) -> TokenStream:
+    """Tokenize ``shards`` in order into ``dest`` (a local directory), minus held-out docs.
 
-
-def stream_size(shards: list[str]) -> int:
-    """Total bytes of the document stream, read from the text column only."""
-    total = 0
-    for batch in iter_record_batches(shards, ["id", "text"]):  # ids name null texts
-        total += int(doc_lengths(batch).sum())
-    return total
+    Reused when ``dest`` already holds a complete stream built under the same ``key``.
+    Files are written under a private name and renamed, the metadata last, so two runs
+    building the same stream at once cannot leave a torn one.
+    """
+    meta_path = os.path.join(dest, META)
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if meta["key"] == key:
+            return TokenStream(**meta)
+    check_shards(shards, ("id", "text", "score") if heldout is not None else ("text",))
+    os.makedirs(dest, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    names = ("tokens.bin", "ends.bin", "integral.bin")
+    tmp = {n: os.path.join(dest, f".{n}.{tag}") for n in names}
+    dtype = tokenizer.dtype
+    total, docs, mass, has_scores = 0, 0, 0.0, True
+    with open(tmp[names[0]], "wb") as ft, open(tmp[names[1]], "wb") as fe:
+        with open(tmp[names[2]], "wb") as fi:
+            for batch in iter_record_batches(shards, ["id", "text", "score"]):
+                text = text_column(batch)
+                has_scores = has_scores and "score" in batch.schema.names
+                score = (
+                    batch.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+                    if has_scores
+                    else np.zeros(batch.num_rows)
+                )
+                if has_scores and not np.isfinite(score).all():
+                    ids = batch.column("id").filter(pa.array(~np.isfinite(score)))[:10]
+                    raise ProbeDataError(f"non-finite score for id(s) {ids.to_pylist()}")
+                drop = (
+                    heldout.mask(batch.column("id"), score)
+                    if heldout is not None
+                    else np.zeros(batch.num_rows, bool)
+                )
+                tokens, counts = tokenizer.encode(text.filter(pa.array(~drop)))
+                lengths = np.zeros(batch.num_rows, np.int64)
+                lengths[~drop] = counts
+                tokens.astype(dtype, copy=False).tofile(ft)
+                (total + np.cumsum(lengths)).tofile(fe)
+                (mass + np.cumsum(lengths * score)).tofile(fi)
+                total += int(lengths.sum())
+                mass += float((lengths * score).sum())
+                docs += batch.num_rows
+    for n in names:
+        os.replace(tmp[n], os.path.join(dest, n))
+    stream = TokenStream(dest, total, docs, dtype.name, has_scores, key)
+    with open(meta_path + f".{tag}", "w") as f:
+        json.dump(asdict(stream), f)
+    os.replace(meta_path + f".{tag}", meta_path)
+    return stream
 
 
 @dataclass(frozen=True)
 class BatchPlan:
     """Where each training step reads: ``starts[s]`` is the stream offset of step ``s``."""
 
-    batch_size: int
+    rows: int
     context: int
-    stream_bytes: int
+    stream_tokens: int
     starts: np.ndarray
 
     @property
+    def per_step(self) -> int:
+        return self.rows * self.context
+
+    @property
     def block(self) -> int:
-        return self.batch_size * self.context + 1
+        return self.per_step + 1
 
     @property
     def steps(self) -> int:
@@ -129,122 +181,102 @@ class BatchPlan:
 
     @property
     def tokens(self) -> int:
-        return self.steps * self.batch_size * self.context
+        return self.steps * self.per_step
 
-    def step_of_offset(self, offsets: np.ndarray) -> np.ndarray:
-        """The step whose block holds (or, between blocks, next follows) each stream offset."""
-        idx = np.searchsorted(self.starts, np.asarray(offsets, dtype=np.int64), side="right") - 1
-        return np.clip(idx, 0, max(self.steps - 1, 0))
+    def first_step_at(self, offsets: np.ndarray) -> np.ndarray:
+        """The first step that trains on tokens at or after each stream offset
+        (``steps`` where none does)."""
+        return np.searchsorted(self.starts + self.per_step, np.asarray(offsets), side="right")
 
 
 def plan_batches(
-    stream_bytes: int, batch_size: int, context: int, token_budget: int | None = None
+    stream_tokens: int, rows: int, context: int, token_budget: int | None = None
 ) -> BatchPlan:
     """Consecutive blocks when the budget covers the stream, evenly spread ones otherwise."""
-    per_step = batch_size * context
-    full = (stream_bytes - 1) // per_step if stream_bytes > 0 else 0
+    per_step = rows * context
+    full = (stream_tokens - 1) // per_step if stream_tokens > 0 else 0
     if full < 1:
         raise ProbeDataError(
-            f"stream of {stream_bytes} bytes is shorter than one batch ({per_step + 1} bytes)"
+            f"stream of {stream_tokens} tokens is shorter than one step ({per_step + 1} tokens)"
         )
     steps = full if token_budget is None else min(full, max(1, int(token_budget) // per_step))
     if steps == full:
         starts = np.arange(steps, dtype=np.int64) * per_step
     else:
-        last = stream_bytes - (per_step + 1)
-        starts = np.floor(np.linspace(0, last, steps)).astype(np.int64)
-    return BatchPlan(batch_size, context, stream_bytes, starts)
+        starts = np.floor(np.linspace(0, stream_tokens - (per_step + 1), steps)).astype(np.int64)
+    return BatchPlan(rows, context, stream_tokens, starts)
 
 
-class ByteStream:
-    """Forward-only reader of the document stream with a bounded buffer."""
-
-    def __init__(self, shards: list[str], separator: int = SEPARATOR) -> None:
-        self._batches = iter_record_batches(shards, ["text"])
-        self._sep = separator
-        self._buf = np.empty(0, dtype=np.uint8)
-        self._buf_start = 0
-
-    def read(self, start: int, n: int) -> np.ndarray:
-        """Bytes ``[start, start + n)``; ``start`` must never go backwards."""
-        if start < self._buf_start:
-            raise ProbeDataError(f"ByteStream is forward-only: {start} < {self._buf_start}")
-        drop = min(start - self._buf_start, self._buf.size)
-        self._buf, self._buf_start = self._buf[drop:], self._buf_start + drop
-        chunks = [self._buf]
-        have = self._buf.size
-        while self._buf_start + have < start + n:
-            nxt = next(self._batches, None)
-            if nxt is None:
-                raise ProbeDataError(f"stream ended before byte {start + n}")
-            piece = batch_bytes(nxt, self._sep)
-            if have == 0 and self._buf_start + piece.size <= start:
-                self._buf_start += piece.size  # wholly inside a gap: never buffered
-                continue
-            chunks.append(piece)
-            have += piece.size
-        if len(chunks) > 1:
-            self._buf = np.concatenate(chunks)
-        skip = start - self._buf_start
-        if skip > 0:  # the gap between spread-out blocks
-            self._buf, self._buf_start = self._buf[skip:], start
-        return self._buf[:n]
+def block(tokens: np.ndarray, plan: BatchPlan, step: int) -> np.ndarray:
+    """The int64 tokens step ``step`` trains on (a copy out of the memory map)."""
+    start = int(plan.starts[step])
+    return np.asarray(tokens[start : start + plan.block], dtype=np.int64)
 
 
-def iter_blocks(
-    shards: list[str], plan: BatchPlan, separator: int = SEPARATOR
-) -> Iterator[np.ndarray]:
-    """One uint8 block of ``plan.block`` bytes per training step, in step order."""
-    stream = ByteStream(shards, separator)
-    for start in plan.starts.tolist():
-        yield stream.read(start, plan.block)
+def _integral_at(stream: TokenStream, x: np.ndarray) -> np.ndarray:
+    """Integral of score over tokens ``[0, x)``, reading only the documents touched."""
+    ends, integral = stream.doc_ends(), stream.score_integral()
+    idx = np.minimum(np.searchsorted(ends, x, side="right"), stream.docs - 1)
+    prev = idx - 1
+    prev_end = np.where(prev >= 0, ends[np.maximum(prev, 0)], 0)
+    prev_int = np.where(prev >= 0, integral[np.maximum(prev, 0)], 0.0)
+    length = ends[idx] - prev_end
+    score = np.where(length > 0, (integral[idx] - prev_int) / np.maximum(length, 1), 0.0)
+    return prev_int + np.minimum(x - prev_end, length) * score
 
 
-def block_to_xy(block: np.ndarray, batch_size: int, context: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and next-byte targets (both ``(batch_size, context)``) from one block."""
-    n = batch_size * context
-    return block[:n].reshape(batch_size, context), block[1 : n + 1].reshape(batch_size, context)
-
-
-def step_scores(shards: list[str], plan: BatchPlan) -> np.ndarray | None:
-    """Byte-weighted mean ``score`` of the text each step trains on (None without scores).
-
-    Uses the running integral of score over stream bytes, so it is exact and vectorised.
-    """
-    if not check_shards(shards):
+def step_scores(stream: TokenStream, plan: BatchPlan) -> np.ndarray | None:
+    """Token-weighted mean score of what each step trains on (None without scores)."""
+    if not stream.has_scores:
         return None
-    lengths, scores = [], []
-    for batch in iter_record_batches(shards, ["text", "score"]):
-        lengths.append(doc_lengths(batch))
-        scores.append(batch.column("score").to_numpy(zero_copy_only=False).astype(np.float64))
-    ln, sc = np.concatenate(lengths), np.concatenate(scores)
-    if not np.isfinite(sc).all():
-        bad = np.flatnonzero(~np.isfinite(sc))[:10].tolist()
-        raise ProbeDataError(f"non-finite score at stream rows {bad}")
-    edges = np.concatenate([[0], np.cumsum(ln)]).astype(np.float64)
-    integral = np.concatenate([[0.0], np.cumsum(ln * sc)])
-    lo = plan.starts.astype(np.float64)
-    hi = lo + plan.batch_size * plan.context
-    return (np.interp(hi, edges, integral) - np.interp(lo, edges, integral)) / (hi - lo)
+    lo = plan.starts.astype(np.int64)
+    hi = lo + plan.per_step
+    return (_integral_at(stream, hi) - _integral_at(stream, lo)) / plan.per_step
 
 
-def read_eval_bytes(uris: list[str], max_bytes: int, separator: int = SEPARATOR) -> np.ndarray:
-    """The head (at most ``max_bytes``) of an evaluation set's byte stream."""
-    check_shards(uris)
-    parts, have = [], 0
-    for batch in iter_record_batches(uris, ["text"]):
-        piece = batch_bytes(batch, separator)
-        parts.append(piece[: max_bytes - have])
-        have += parts[-1].size
-        if have >= max_bytes:
+def steps_at_positions(stream: TokenStream, plan: BatchPlan, positions: np.ndarray) -> np.ndarray:
+    """Distinct steps that first train on each given document position of the ordering
+    (positions count every shard document, held-out ones included), in range only."""
+    pos = np.asarray(positions, dtype=np.int64)
+    if pos.size and (pos.min() < 0 or pos.max() >= stream.docs):
+        bad = pos[(pos < 0) | (pos >= stream.docs)][:10].tolist()
+        raise ProbeDataError(f"document positions out of range 0..{stream.docs - 1}: {bad}")
+    pos = pos[pos > 0]
+    offsets = np.asarray(stream.doc_ends()[pos - 1]) if pos.size else pos
+    steps = np.unique(plan.first_step_at(offsets))
+    return steps[steps < plan.steps]
+
+
+def collect_eval_tokens(
+    batches: Iterator[pa.RecordBatch], heldout: HeldOut, tokenizer: DocTokens, max_tokens: int
+) -> dict[str, np.ndarray]:
+    """The first ``max_tokens`` tokens of each held-out set, documents in corpus order.
+
+    ``batches`` carry ``id``, ``text`` and ``score``; reading stops once every set is full.
+    """
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in SETS}
+    have = dict.fromkeys(SETS, 0)
+    for batch in batches:
+        score = batch.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+        masks = heldout.sets(batch.column("id"), score)
+        text = text_column(batch)
+        for name in SETS:
+            if have[name] < max_tokens and masks[name].any():
+                tokens, _ = tokenizer.encode(text.filter(pa.array(masks[name])))
+                parts[name].append(tokens[: max_tokens - have[name]])
+                have[name] += parts[name][-1].size
+        if min(have.values()) >= max_tokens:
             break
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint8)
+    dtype = tokenizer.dtype
+    return {
+        n: np.concatenate(p).astype(dtype) if p else np.empty(0, dtype) for n, p in parts.items()
+    }
 
 
-def eval_windows(data: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
-    """Non-overlapping next-byte windows (stride ``context``) covering an eval stream."""
-    rows = (data.size - 1) // context
+def eval_windows(tokens: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """Non-overlapping next-token windows (stride ``context``) covering an eval set."""
+    rows = (tokens.size - 1) // context
     if rows < 1:
-        raise ProbeDataError(f"evaluation set of {data.size} bytes is shorter than one window")
+        raise ProbeDataError(f"evaluation set of {tokens.size} tokens is shorter than a window")
     n = rows * context
-    return data[:n].reshape(rows, context), data[1 : n + 1].reshape(rows, context)
+    return tokens[:n].reshape(rows, context), tokens[1 : n + 1].reshape(rows, context)

@@ -1,14 +1,12 @@
-"""Write a markdown report with plots comparing orderings from their probe runs.
+"""The probe report: markdown with the paired comparisons, the diagnostics and plots.
 
-The report leads with what can be claimed: each method's paired difference from the
-baseline on every evaluation set, labelled "within noise" by the rule in
-:data:`curation.probe.metrics.NOISE_RULE`, because small CPU probes make it easy to
-read meaning into seed noise.
+It leads with what can be claimed (a confidence interval and what it would take to
+resolve each comparison), names the runs that did not finish, and keeps every plot
+down-sampled to a few hundred points, whatever the number of documents or steps.
 """
 
 import io
 import math
-import os
 
 import matplotlib
 
@@ -17,19 +15,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from curation import storage  # noqa: E402
-from curation.probe import metrics  # noqa: E402
-from curation.probe.train import ProbeResult  # noqa: E402
+from curation.probe import stats, summary  # noqa: E402
+from curation.probe.result import ProbeResult  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors
+MAX_POINTS = 400
+MAX_MARKS = 60
 
 
-def _smooth(y: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average that keeps the length (edges use shorter windows)."""
-    if width <= 1 or y.size < 3:
-        return y
-    width = min(width, y.size)
-    kernel = np.ones(width)
-    return np.convolve(y, kernel, "same") / np.convolve(np.ones_like(y), kernel, "same")
+def downsample(x: np.ndarray, y: np.ndarray, points: int = MAX_POINTS):
+    """At most ``points`` evenly spaced samples of a curve (bin means for y)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if y.size <= points:
+        return x, y
+    edges = np.linspace(0, y.size, points + 1).astype(np.int64)
+    counts = np.diff(edges)
+    ys = np.add.reduceat(y, edges[:-1]) / counts
+    xs = np.add.reduceat(x, edges[:-1]) / counts
+    return xs, ys
 
 
 def _seed_mean(runs: dict[int, ProbeResult], attr: str) -> np.ndarray:
@@ -47,221 +50,219 @@ def _grid(n: int, width: float = 4.2, height: float = 2.8):
     return fig, list(axes.flat[:n])
 
 
-def _save(fig, out_dir: storage.Location, name: str, images: list[str]) -> None:
+def _save(fig, out: storage.Location, name: str, images: list[str]) -> None:
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    loc = out_dir.join(name)
+    loc = out.join(name)
     storage.write_bytes(loc, buf.getvalue())
     images.append(loc.uri)
 
 
-def plot_score_curves(groups, score_curves, out_dir, images) -> None:
-    """Score against position per method: the ordering's shape, as in the paper's figure."""
+def plot_scores(groups, score_curves, out, images) -> None:
+    """Score along each order (the ordering's shape), from its curve or the steps."""
     fig, axes = _grid(len(groups))
-    for i, (method, runs) in enumerate(groups.items()):
+    for i, (recipe, runs) in enumerate(groups.items()):
         ax = axes[i]
-        if score_curves and method in score_curves:
-            x, y = (np.asarray(a, dtype=float) for a in score_curves[method])
-            ax.plot(x, y, ",", color=COLORS[i % 10], alpha=0.6)
+        if score_curves and recipe in score_curves:
+            x, y = downsample(*score_curves[recipe])
             ax.set_xlabel("position in ordering")
         else:
-            first = runs[min(runs)]
-            if first.step_scores is None:
-                ax.text(0.5, 0.5, "no score column", ha="center", transform=ax.transAxes)
-            else:
-                ax.plot(first.step_scores, color=COLORS[i % 10], lw=1)
-            ax.set_xlabel("training step (mean score per batch)")
-        ax.set_title(method)
-        ax.set_ylabel("score")
-    fig.suptitle("Score curve of each ordering")
-    _save(fig, out_dir, "score_curves.png", images)
+            first = runs[min(runs)].step_scores or []
+            x, y = downsample(np.arange(len(first)), first)
+            ax.set_xlabel("training step (mean score)")
+        ax.plot(x, y, color=COLORS[i % 10], lw=1)
+        ax.set(title=recipe, ylabel="score")
+    fig.suptitle("Score along each order")
+    _save(fig, out, "score_curves.png", images)
 
 
-def plot_train_loss(groups, out_dir, images) -> None:
-    """Training loss (seed mean, smoothed); the y-range skips the first 10% of steps."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    lows, highs = [], []
-    for i, (method, runs) in enumerate(groups.items()):
-        y = _seed_mean(runs, "train_loss")
-        ys = _smooth(y, max(1, y.size // 40))
-        ax.plot(np.arange(y.size), ys, label=method, color=COLORS[i % 10], lw=1.3)
-        tail = ys[y.size // 10 :]
-        lows.append(tail.min())
-        highs.append(tail.max())
-    ax.set_ylim(min(lows) - 0.05, max(highs) + 0.05)
-    ax.set(xlabel="training step", ylabel="bits / byte", title="Training loss (mean over seeds)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(fig, out_dir, "train_loss.png", images)
-
-
-def plot_grad_norms(groups, out_dir, images) -> None:
-    """Gradient norm per method (raw and smoothed), boundary steps marked."""
-    fig, axes = _grid(len(groups))
-    for i, (method, runs) in enumerate(groups.items()):
+def plot_train_and_norms(groups, out, images) -> None:
+    """Training loss and gradient norm per recipe (seed mean), boundaries marked."""
+    fig, axes = _grid(len(groups), 4.2, 3.2)
+    for i, (recipe, runs) in enumerate(groups.items()):
         ax = axes[i]
-        y = _seed_mean(runs, "grad_norm")
-        ax.plot(y, color=COLORS[i % 10], alpha=0.3, lw=0.6)
-        ax.plot(_smooth(y, max(1, y.size // 40)), color=COLORS[i % 10], lw=1.3)
-        for b in runs[min(runs)].boundary_steps:
-            ax.axvline(b, color="k", ls=":", lw=0.8)
-        ax.set_yscale("log")  # early warmup spikes would flatten everything else
-        ax.set(title=method, xlabel="step", ylabel="grad norm")
-    fig.suptitle("Gradient norm before clipping (dotted: ordering boundaries)")
-    _save(fig, out_dir, "grad_norms.png", images)
+        g = _seed_mean(runs, "grad_norm")
+        x, y = downsample(np.arange(g.size), g)
+        ax.plot(x, y, color=COLORS[i % 10], lw=1)
+        ax.set_yscale("log")
+        marks = sorted({b for v in runs[min(runs)].boundary_steps.values() for b in v})
+        for b in (
+            np.asarray(marks)[
+                np.linspace(0, len(marks) - 1, min(len(marks), MAX_MARKS)).astype(int)
+            ]
+            if marks
+            else []
+        ):
+            ax.axvline(b, color="k", ls=":", lw=0.7)
+        ax2 = ax.twinx()
+        loss = _seed_mean(runs, "train_loss")
+        ax2.plot(*downsample(np.arange(loss.size), loss), color="0.5", lw=0.8)
+        ax.set(title=recipe, xlabel="step", ylabel="grad norm (log)")
+        ax2.set_ylabel("train loss", color="0.5")
+    fig.suptitle("Gradient norm (colour) and training loss (grey); dotted: ordering boundaries")
+    _save(fig, out, "train_grad_norm.png", images)
 
 
-def plot_eval_curves(
-    groups,
-    names,
-    out_dir,
-    images,
-    only: str | None = None,
-    tail: float = 0.0,
-    file: str = "eval_curves.png",
-) -> None:
-    """Each evaluation set's bits/byte over training (the initial point is left out)."""
-    sets = [only] if only else names
-    fig, axes = _grid(len(sets), 4.8, 3.4)
-    for ax, name in zip(axes, sets, strict=True):
-        for i, (method, runs) in enumerate(groups.items()):
-            first = runs[min(runs)]
-            steps = np.asarray(first.eval_steps)
+def plot_eval(groups, names, out, images) -> None:
+    """Each evaluation set's loss over training, seed mean (initial point left out)."""
+    fig, axes = _grid(len(names), 4.6, 3.3)
+    for ax, name in zip(axes, names, strict=True):
+        for i, (recipe, runs) in enumerate(groups.items()):
+            steps = np.asarray(runs[min(runs)].eval_steps)
             y = np.mean([r.eval_loss[name] for r in runs.values()], axis=0)
-            keep = (steps > 0) & (steps >= tail * steps.max())
-            ax.plot(steps[keep], y[keep], "o-", ms=3, label=method, color=COLORS[i % 10])
-        ax.set(title=name, xlabel="training step", ylabel="bits / byte")
+            keep = steps >= 0.15 * steps.max()
+            ax.plot(
+                *downsample(steps[keep], y[keep]), "o-", ms=2, label=recipe, color=COLORS[i % 10]
+            )
+        ax.set(title=name, xlabel="step", ylabel="bits / token")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    title = f"{only}: loss over the last part of training" if only else "Held-out loss"
-    fig.suptitle(title)
-    _save(fig, out_dir, file, images)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Held-out loss over training (after the first 15%)")
+    _save(fig, out, "eval_curves.png", images)
 
 
-def plot_final(rows, names, baseline, out_dir, images) -> None:
-    """Final bits/byte (mean +- std) and paired difference vs baseline (+- 2 sd)."""
-    fig, axes = plt.subplots(2, len(names), figsize=(4.4 * len(names), 6.4), squeeze=False)
-    methods = [r["method"] for r in rows]
-    x = np.arange(len(methods))
-    for j, name in enumerate(names):
-        top, bottom = axes[0][j], axes[1][j]
-        mean = np.array([r[f"{name}.mean"] for r in rows])
-        std = np.nan_to_num(np.array([r[f"{name}.std"] for r in rows]))
-        top.errorbar(x, mean, yerr=std, fmt="o", capsize=4)
-        top.set(title=f"{name}: final bits/byte", xticks=x)
-        top.set_xticklabels(methods, rotation=30, fontsize=8)
-        dm = np.array([r.get(f"{name}.diff_mean", np.nan) for r in rows])
-        ds = np.nan_to_num(np.array([r.get(f"{name}.diff_sd", np.nan) for r in rows]))
-        bottom.errorbar(x, dm, yerr=2 * ds, fmt="s", capsize=4, color="C3")
-        bottom.axhline(0, color="k", lw=0.8)
-        bottom.set(title=f"difference vs {baseline} (+-2 sd)", xticks=x)
-        bottom.set_xticklabels(methods, rotation=30, fontsize=8)
-        for ax in (top, bottom):
-            ax.grid(alpha=0.3, axis="y")
-    _save(fig, out_dir, "final_bpb.png", images)
+def plot_differences(rows, names, baseline, out, images) -> None:
+    """Paired difference vs the baseline with its 95% interval, per evaluation set."""
+    fig, axes = _grid(len(names), 4.6, 3.3)
+    others = [r for r in rows if r["recipe"] != baseline]
+    x = np.arange(len(others))
+    for ax, name in zip(axes, names, strict=True):
+        comps = [r[name].get("vs_baseline") or {} for r in others]
+        mean = np.array([c.get("mean", np.nan) for c in comps])
+        low = np.nan_to_num(mean - np.array([c.get("ci_low", np.nan) for c in comps]))
+        ax.errorbar(x, mean, yerr=low, fmt="s", capsize=4, color="C3")
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set(title=f"{name}: minus {baseline} (95% CI)", xticks=x)
+        ax.set_xticklabels([r["recipe"] for r in others], rotation=30, fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    _save(fig, out, "paired_differences.png", images)
 
 
-def _fmt(v: float, digits: int = 4) -> str:
+def _f(v, digits: int = 4) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
 
 
-def render_markdown(rows, names, results, title, baseline, images, low_set) -> str:
-    """The report text: setup, noise rule, one table per eval set, diagnostics, plots."""
-    r0 = results[0]
-    c = r0.config
+def render(rows, names, results, missing, title, baseline) -> str:
+    """The report text: setup, missing runs, comparisons, diagnostics."""
+    r0, c = results[0], results[0].config
+    unit = "bits/byte" if c.get("tokenizer") == "bytes" else "bits/token"
     lines = [
         f"# {title}",
         "",
-        f"{len(results)} runs: {len(rows)} orderings x seeds {sorted({r.seed for r in results})}. "
-        f"Model {r0.n_params:,} parameters ({c['n_layer']} layers, d={c['d_model']}, "
-        f"context {c['context']}), batch {c['batch_size']}, {r0.steps} steps, "
-        f"{r0.tokens:,} training bytes of a {r0.stream_bytes:,}-byte stream, device {r0.device}.",
-        "",
-        metrics.NOISE_RULE,
+        f"{len(results)} finished runs over {len(rows)} recipes; model {r0.n_params:,} "
+        f"parameters ({c['n_layer']} layers, d={c['d_model']}, context {c['context']}), "
+        f"{r0.steps} steps of {c['batch_size'] * c['grad_accum'] * c['context']:,} tokens "
+        f"({r0.tokens:,} of a {r0.stream_tokens:,}-token stream), device {r0.device}. "
+        f"Losses in {unit}; lower is better.",
         "",
     ]
+    if missing:
+        shown = ", ".join(f"{r}/seed {s}" for r, s in missing[:20])
+        lines += [f"**Missing runs ({len(missing)})**: {shown}. Comparisons use the rest.", ""]
+    lines += [stats.RULE, ""]
     for name in names:
         lines += [
-            f"## Final bits/byte on `{name}`",
+            f"## `{name}`",
             "",
-            f"| method | seeds | bits/byte (mean ± std) | Δ vs {baseline} (mean ± sd) | verdict |",
-            "|---|---|---|---|---|",
+            f"| recipe | seeds | final (mean ± sd) | Δ vs {baseline} [95% CI] | verdict "
+            "| to resolve |",
+            "|---|---|---|---|---|---|",
         ]
         for r in rows:
+            comp = r[name].get("vs_baseline")
             diff = (
-                f"{r[f'{name}.diff_mean']:+.4f} ± {_fmt(r[f'{name}.diff_sd'])}"
-                if f"{name}.diff_mean" in r
-                else "baseline"
+                f"{comp['mean']:+.4f} [{comp['ci_low']:+.4f}, {comp['ci_high']:+.4f}]"
+                if comp and comp["n"] > 1
+                else ("baseline" if r["recipe"] == baseline else "n/a")
             )
-            verdict = r.get(f"{name}.diff_verdict", "")
+            need = (
+                ""
+                if not comp
+                else (
+                    "resolved"
+                    if comp["verdict"] in ("better", "worse")
+                    else f"~{comp['seeds_to_resolve'] or '>1000'} seeds"
+                )
+            )
             lines.append(
-                f"| {r['method']} | {len(r['seeds'])} | {_fmt(r[f'{name}.mean'])} ± "
-                f"{_fmt(r[f'{name}.std'])} | {diff} | {verdict} |"
+                f"| {r['recipe']} | {len(r['seeds'])} | {_f(r[name]['mean'])} ± "
+                f"{_f(r[name]['sd'])} | {diff} | {comp['verdict'] if comp else ''} | {need} |"
             )
         lines.append("")
-    lines += ["## In plain words", ""]
-    for r in rows:
-        for name in names:
-            v = r.get(f"{name}.diff_verdict")
-            if v is None:
-                continue
-            lines.append(
-                f"- `{r['method']}` vs `{baseline}` on `{name}`: **{v}** "
-                f"(Δ = {r[f'{name}.diff_mean']:+.4f} bits/byte, paired sd "
-                f"{_fmt(r[f'{name}.diff_sd'])}, {r[f'{name}.diff_n']} seeds)."
-            )
+        for r in rows:
+            comp = r[name].get("vs_baseline")
+            if comp:
+                lines.append(f"- `{r['recipe']}` vs `{baseline}`: {comp['statement']}.")
+        lines.append("")
     lines += [
-        "",
         "## Stability diagnostics",
         "",
-        f"Low-score rebound = final minus minimum of the `{low_set}` loss curve "
-        "(the paper's forgetting signal). Boundary ratio = peak gradient norm just after "
-        "each given boundary step over the median of the steps before it (~1 = no "
-        "shock). Spike counts are noisy; prefer the ratio.",
+        "Low-score rebound: on the `heldout_low` curve (after the first 20% of training), "
+        "smoothed over 5 evaluations, final minus minimum; *visible* when above 3x its own "
+        "noise (point-to-point sd from second differences, propagated to the two "
+        "averages). Boundary excess: peak gradient norm "
+        "just after each of the ordering's real boundaries (from its metadata) over the "
+        "median of the steps before it, divided by the same statistic's median at "
+        "non-boundary steps (1 = no shock); random and sorted orders have no boundaries.",
         "",
-        "| method | low-score rebound | boundary ratio | spikes | tokens/s | wall s |",
-        "|---|---|---|---|---|---|",
+        "| recipe | rebound (mean ± sd) | noise | seeds visible / positive "
+        "| boundary excess by kind |",
+        "|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(
-            f"| {r['method']} | {_fmt(r.get('low_rebound.mean', float('nan')))} ± "
-            f"{_fmt(r.get('low_rebound.std', float('nan')))} | "
-            f"{_fmt(r['boundary_ratio.mean'], 3)} | {_fmt(r['spikes.mean'], 1)} | "
-            f"{_fmt(r['tokens_per_s.mean'], 0)} | {_fmt(r['wall_s.mean'], 1)} |"
+        lr, b = r["low_rebound"], r["boundary"]
+        kinds = (
+            "; ".join(
+                f"{k}: {_f(v['excess_mean'], 3)} ± {_f(v['excess_sd'], 3)} "
+                f"({v['n_boundaries']} steps, at {_f(v['boundary_mean'], 2)} "
+                f"vs {_f(v['control_mean'], 2)})"
+                for k, v in b.items()
+            )
+            or "n/a (no boundaries)"
         )
-    lines += ["", "## Plots", ""]
-    lines += [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in images]
+        lines.append(
+            f"| {r['recipe']} | {_f(lr['mean'])} ± {_f(lr['sd'])} | {_f(lr['noise'])} | "
+            f"{lr['visible_seeds']} / {lr['positive_seeds']} of {len(r['seeds'])} | {kinds} |"
+        )
+    lines += ["", "| recipe | tokens/s | wall s |", "|---|---|---|"]
+    lines += [
+        f"| {r['recipe']} | {_f(r['tokens_per_s'], 0)} | {_f(r['wall_s'], 1)} |" for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
 def write_report(
     results: list[ProbeResult],
     out_dir: str,
-    score_curves: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    expected: list[tuple[str, int]] | None = None,
+    score_curves: dict | None = None,
     title: str = "Ordering probe report",
     baseline: str = "random",
-    low_set: str = "heldout_low",
 ) -> dict:
-    """Write ``report.md`` and PNGs under ``out_dir`` (local or s3://); return
-    ``{"markdown", "report_path", "images", "table"}``."""
-    rows = metrics.summarize(results, baseline=baseline, low_set=low_set)
-    groups = metrics.group_by_method(results)
-    names = metrics.eval_names(results)
+    """Write ``report.md`` and PNGs under ``out_dir`` (local or s3://); return the
+    markdown, its path, the image paths, nested rows, flat table rows and missing runs."""
+    rows = summary.summarize(results, baseline)
+    groups = summary.group(results)
+    names = summary.eval_names(results)
+    missing = summary.missing_runs(results, expected or [])
     out = storage.resolve(out_dir)
     images: list[str] = []
-    plot_score_curves(groups, score_curves, out, images)
-    plot_train_loss(groups, out, images)
-    plot_grad_norms(groups, out, images)
+    plot_scores(groups, score_curves, out, images)
+    plot_train_and_norms(groups, out, images)
     if names:
-        plot_eval_curves(groups, names, out, images)
-        if low_set in names:
-            plot_eval_curves(
-                groups, names, out, images, only=low_set, tail=0.4, file="low_score_loss.png"
-            )
-        plot_final(rows, names, baseline, out, images)
-    markdown = render_markdown(rows, names, results, title, baseline, images, low_set)
+        plot_eval(groups, names, out, images)
+        if baseline in groups and len(groups) > 1:
+            plot_differences(rows, names, baseline, out, images)
+    markdown = render(rows, names, results, missing, title, baseline)
     report = out.join("report.md")
     storage.write_bytes(report, markdown.encode())
-    return {"markdown": markdown, "report_path": report.uri, "images": images, "table": rows}
+    return {
+        "markdown": markdown,
+        "report_path": report.uri,
+        "images": images,
+        "rows": rows,
+        "table": summary.flat_rows(rows, names),
+        "missing": missing,
+    }

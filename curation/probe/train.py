@@ -1,149 +1,68 @@
-"""Train the byte-level probe on one ordering and measure what the ordering did.
+"""Run ONE probe: train the model on one recipe's token stream, in order, for one seed.
 
-One call = one (ordering, seed) run: the shards are read in order (no shuffling), the
-model starts from weights drawn from the seed alone, and the result records the
-training-loss curve, each evaluation set's bits/byte over training, the gradient-norm
-series with spike and boundary diagnostics, and the throughput. Several runs go to
-separate 1-thread processes (:func:`run_probes`): on a small CPU that beats one
-multi-threaded run.
+:func:`run_probe` builds (or reuses) the recipe's token stream, plans the steps, starts
+the model from weights drawn from the seed alone, trains with periodic evaluations on the
+held-out sets and reports progress to a callback. With ``checkpoint_every`` it saves the
+model, optimiser and curves so a rerun resumes where the last one stopped. On CPU the
+run is deterministic: the same job gives the same losses.
 """
 
+import contextlib
+import hashlib
+import io
+import json
 import math
+import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, fields, replace
-from multiprocessing import get_context
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from curation.probe import data
-from curation.probe.model import GPT, GPTConfig
+from curation import storage
+from curation.ordering import boundaries as ordering_boundaries
+from curation.probe import data, diagnostics
+from curation.probe.config import ProbeConfig
+from curation.probe.heldout import HeldOut
+from curation.probe.model import GPT
+from curation.probe.result import ProbeResult
+from curation.probe.tokens import load as load_tokenizer
 
 LN2 = math.log(2.0)
 
 
 @dataclass(frozen=True)
-class ProbeConfig:
-    """Everything that decides a probe run. Defaults: the design's measured 0.5M-parameter
-    setting; the pipeline's demo default is smaller (assets/probes.py ProbeRunConfig)."""
+class Progress:
+    """One progress report: steps done, the latest training loss and the speed."""
 
-    n_layer: int = 4
-    n_head: int = 4
-    d_model: int = 96
-    context: int = 256
-    batch_size: int = 16
-    lr: float = 3e-3
-    warmup_frac: float = 0.05
-    min_lr_frac: float = 0.1
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    grad_clip: float = 1.0
-    #: training bytes; None = one pass. Smaller than the stream: blocks spread evenly over it.
-    token_budget: int | None = None
-    #: steps between evaluations; 0 = about ``eval_points`` evaluations over the run.
-    eval_every: int = 0
-    eval_points: int = 10
-    #: bytes taken from the head of each evaluation set (bounds evaluation cost).
-    eval_max_bytes: int = 16_384
-    eval_batch: int = 32
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1
-    spike_k: float = 3.0
-    #: steps in the running median that spikes and boundary ratios compare against.
-    median_window: int = 20
-    #: steps after a boundary searched for the gradient-norm peak.
-    boundary_horizon: int = 3
-    separator: int = data.SEPARATOR
-
-    def __post_init__(self) -> None:
-        checks = {
-            "batch_size": self.batch_size >= 1,
-            "lr": self.lr > 0,
-            "warmup_frac": 0 <= self.warmup_frac < 1,
-            "min_lr_frac": 0 <= self.min_lr_frac <= 1,
-            "grad_clip": self.grad_clip > 0,
-            "eval_every": self.eval_every >= 0,
-            "eval_points": self.eval_points >= 1,
-            "eval_max_bytes": self.eval_max_bytes > 0,
-            "threads": self.threads >= 1,
-            "median_window": self.median_window >= 1,
-            "boundary_horizon": self.boundary_horizon >= 1,
-            "token_budget": self.token_budget is None or self.token_budget > 0,
-            "device": self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"invalid ProbeConfig field(s): {bad}")
-        self.model_config()  # validates the model shape
-
-    def model_config(self) -> GPTConfig:
-        return GPTConfig(self.n_layer, self.n_head, self.d_model, self.context)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ProbeConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-@dataclass
-class ProbeResult:
-    """What one probe run measured; JSON-able through :meth:`to_dict`."""
-
-    method: str
-    seed: int
-    config: dict
-    n_params: int
+    step: int
     steps: int
-    tokens: int
-    stream_bytes: int
-    train_loss: list[float]  # bits/byte per step
-    grad_norm: list[float]  # total norm before clipping, per step
-    lr: list[float]
-    eval_steps: list[int]  # steps completed when each evaluation ran (0 = initial model)
-    eval_loss: dict[str, list[float]]  # bits/byte per eval set, aligned with eval_steps
-    final_eval: dict[str, float]
-    eval_bytes: dict[str, int]
-    step_scores: list[float] | None  # byte-weighted mean score per step, if shards have one
-    boundary_steps: list[int]
-    boundary_ratios: list[float | None]  # None where the step is out of range
-    spike_count: int
-    tokens_per_s: float  # training steps only
-    train_s: float
-    wall_s: float  # everything, including reading and evaluation
-    device: str
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ProbeResult":
-        names = {f.name for f in fields(cls)}
-        missing = names - set(d) - {"extra"}
-        if missing:
-            raise ValueError(f"ProbeResult dict lacks field(s): {sorted(missing)}")
-        return cls(**{k: v for k, v in d.items() if k in names})
+    loss_bits: float
+    tokens_per_s: float
 
 
 @dataclass(frozen=True)
 class ProbeJob:
-    """One run for :func:`run_probes`; ``seed`` overrides ``config.seed``."""
+    """One (recipe, seed) run: where its shards and evaluation sets are, what to hold out,
+    the ordering that produced the shards (``{"method", "params", "n"}``; None = no
+    boundaries) and a local work directory for the token stream and checkpoints."""
 
-    method: str
+    recipe: str
     seed: int
-    shards: list[str]
-    eval_sets: dict[str, list[str]]
-    config: ProbeConfig = ProbeConfig()
-    boundary_steps: list[int] | None = None
+    shards: tuple[str, ...]
+    eval_sets: Mapping[str, str]
+    config: ProbeConfig
+    work_dir: str
+    heldout: HeldOut | None = None
+    ordering: Mapping | None = None
+    extra: Mapping = field(default_factory=dict)
 
-
-# ----------------------------------------------------------------------------- pieces
+    def stream_key(self) -> str:
+        """Content key of the token stream: shards, tokenizer and held-out predicate."""
+        held = None if self.heldout is None else self.heldout.to_dict()
+        text = json.dumps([list(self.shards), self.config.tokenizer, held], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def pick_device(name: str) -> torch.device:
@@ -155,236 +74,265 @@ def pick_device(name: str) -> torch.device:
 def lr_schedule(steps: int, cfg: ProbeConfig) -> np.ndarray:
     """Linear warmup, then cosine decay to ``min_lr_frac * lr``."""
     s = np.arange(steps, dtype=np.float64)
-    warm = max(1, int(round(cfg.warmup_frac * steps)))
+    warm = warmup_steps(steps, cfg)
     progress = np.clip((s - warm) / max(1, steps - warm), 0.0, 1.0)
     cosine = cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + np.cos(math.pi * progress))
     return cfg.lr * np.where(s < warm, (s + 1) / warm, cosine)
 
 
-def make_optimizer(model: GPT, cfg: ProbeConfig) -> torch.optim.AdamW:
+def warmup_steps(steps: int, cfg: ProbeConfig) -> int:
+    return max(1, int(round(cfg.warmup_frac * steps)))
+
+
+def make_optimizer(model: GPT, cfg: ProbeConfig, device: torch.device) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not on norms and biases)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
     groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    fused = device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
 
 
 def eval_schedule(steps: int, cfg: ProbeConfig) -> list[int]:
-    """Steps completed at each evaluation: 0, every ``eval_every``, and always the end."""
-    every = cfg.eval_every or max(1, steps // cfg.eval_points)
+    """Steps completed at each evaluation: 0, about ``eval_points`` more, and the end."""
+    every = max(1, steps // cfg.eval_points)
     return sorted({0, *range(every, steps, every), steps})
 
 
+def autocast(cfg: ProbeConfig, device: torch.device):
+    if cfg.precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.no_grad()
-def evaluate(model: GPT, windows: tuple[torch.Tensor, torch.Tensor], batch: int) -> float:
-    """Mean next-byte loss of an evaluation set in bits per byte."""
+def evaluate(model, windows: tuple[torch.Tensor, torch.Tensor], cfg, device) -> float:
+    """Mean next-token loss of an evaluation set in bits per token."""
     x, y = windows
-    was_training = model.training
     model.eval()
-    total = 0.0
-    for i in range(0, x.shape[0], batch):
-        logits, _ = model(x[i : i + batch])
+    total = torch.zeros((), device=device, dtype=torch.float64)
+    for i in range(0, x.shape[0], cfg.eval_batch):
+        with autocast(cfg, device):
+            logits, _ = model(x[i : i + cfg.eval_batch])
         total += torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), y[i : i + batch].reshape(-1), reduction="sum"
-        ).item()
-    model.train(was_training)
-    return total / (x.numel() * LN2)
-
-
-def running_median_before(values: np.ndarray, window: int) -> np.ndarray:
-    """Median of the ``window`` values before each index (NaN where fewer exist)."""
-    out = np.full(values.size, np.nan)
-    if values.size > window:
-        views = np.lib.stride_tricks.sliding_window_view(values, window)[:-1]
-        out[window:] = np.median(views, axis=1)
-    return out
-
-
-def count_spikes(grad_norm: np.ndarray, k: float, window: int, skip: int) -> int:
-    """Steps (after ``skip`` warmup steps) whose norm exceeds k x the running median."""
-    med = running_median_before(grad_norm, window)
-    hit = grad_norm > k * med
-    hit[: max(skip, window)] = False
-    return int(np.count_nonzero(hit))
-
-
-def boundary_ratios(
-    grad_norm: np.ndarray, steps: list[int], window: int, horizon: int
-) -> list[float | None]:
-    """Peak norm in ``[b, b + horizon)`` over the median of the ``window`` steps before ``b``."""
-    out: list[float | None] = []
-    for b in steps:
-        if b < 1 or b >= grad_norm.size:
-            out.append(None)
-            continue
-        base = float(np.median(grad_norm[max(0, b - window) : b]))
-        out.append(float(grad_norm[b : b + horizon].max() / base) if base > 0 else None)
-    return out
-
-
-def _load_eval_sets(
-    eval_sets: dict[str, list[str]], cfg: ProbeConfig, device: torch.device
-) -> tuple[dict, dict[str, int]]:
-    windows, sizes = {}, {}
-    for name, uris in eval_sets.items():
-        raw = data.read_eval_bytes(list(uris), cfg.eval_max_bytes, cfg.separator)
-        x, y = data.eval_windows(raw, cfg.context)
-        windows[name] = (
-            torch.from_numpy(x.astype(np.int64)).to(device),
-            torch.from_numpy(y.astype(np.int64)).to(device),
+            logits.float().reshape(-1, logits.size(-1)),
+            y[i : i + cfg.eval_batch].reshape(-1),
+            reduction="sum",
         )
-        sizes[name] = int(x.size)
-    return windows, sizes
+    model.train()
+    return float(total.item()) / (x.numel() * LN2)
 
 
-# ----------------------------------------------------------------------------- entry points
+def load_eval_sets(job: ProbeJob, device: torch.device) -> dict:
+    """``{name: (x, y)}`` windows of each evaluation set (``.npy`` token arrays)."""
+    out = {}
+    for name, uri in job.eval_sets.items():
+        tokens = np.load(io.BytesIO(storage.read_bytes(storage.resolve(uri))), allow_pickle=False)
+        tokens = tokens[: job.config.eval_max_tokens]
+        x, y = data.eval_windows(tokens.astype(np.int64), job.config.context)
+        out[name] = (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
+    return out
 
 
-def train_probe(
-    shards: list[str],
-    eval_sets: dict[str, list[str]],
-    config: ProbeConfig,
-    boundary_steps: list[int] | None = None,
-    method: str = "",
-) -> ProbeResult:
-    """Train one probe on ``shards`` read in order; see the module docstring."""
+def boundary_steps(job: ProbeJob, stream, plan) -> dict[str, list[int]]:
+    """The ordering's boundaries by kind, as the distinct steps that first train on them."""
+    if not job.ordering:
+        return {}
+    n = int(job.ordering["n"])
+    if n != stream.docs:
+        raise data.ProbeDataError(
+            f"ordering of {n} documents but the shards of {job.recipe!r} hold {stream.docs}"
+        )
+    kinds = ordering_boundaries(job.ordering["method"], dict(job.ordering["params"]), n)
+    return {k: data.steps_at_positions(stream, plan, v).tolist() for k, v in kinds.items()}
+
+
+class Checkpoint:
+    """The run's state on local disk, written atomically; keyed so a changed job starts over."""
+
+    def __init__(self, job: ProbeJob) -> None:
+        key = hashlib.sha256(
+            json.dumps([job.stream_key(), job.config.to_dict(), job.seed]).encode()
+        ).hexdigest()[:16]
+        self.path = os.path.join(job.work_dir, f"ckpt-{job.recipe}-{job.seed}-{key}.pt")
+
+    def load(self) -> dict | None:
+        if not os.path.exists(self.path):
+            return None
+        return torch.load(self.path, map_location="cpu", weights_only=False)
+
+    def save(self, state: dict) -> None:
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
+
+
+def run_probe(job: ProbeJob, progress: Callable[[Progress], None] | None = None) -> ProbeResult:
+    """Train one probe for ``job``; see the module docstring."""
     wall0 = time.perf_counter()
-    cfg = config
-    shards = list(shards)
+    cfg = job.config
     device = pick_device(cfg.device)
-    old_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
-    try:
-        data.check_shards(shards)
-        plan = data.plan_batches(
-            data.stream_size(shards), cfg.batch_size, cfg.context, cfg.token_budget
-        )
-        scores = data.step_scores(shards, plan)
-        windows, eval_bytes = _load_eval_sets(eval_sets, cfg, device)
-        model = GPT(cfg.model_config(), seed=cfg.seed).to(device)
-        opt = make_optimizer(model, cfg)
-        lrs = lr_schedule(plan.steps, cfg)
-        evals_at = eval_schedule(plan.steps, cfg)
-        curves: dict[str, list[float]] = {k: [] for k in windows}
-        losses, norms, train_s = _train_loop(
-            model, opt, shards, plan, lrs, windows, evals_at, curves, cfg, device
-        )
-    finally:
-        torch.set_num_threads(old_threads)
-    gn = norms.astype(np.float64)
-    bsteps = [int(b) for b in (boundary_steps or [])]
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    tokenizer = load_tokenizer(cfg.tokenizer)
+    stream = data.build_stream(
+        list(job.shards),
+        tokenizer,
+        job.heldout,
+        os.path.join(job.work_dir, f"stream-{job.stream_key()}"),
+        job.stream_key(),
+    )
+    plan = data.plan_batches(
+        stream.tokens, cfg.batch_size * cfg.grad_accum, cfg.context, cfg.token_budget
+    )
+    windows = load_eval_sets(job, device)
+    model = GPT(cfg, tokenizer.vocab_size, seed=job.seed).to(device)
+    opt = make_optimizer(model, cfg, device)
+    ckpt = Checkpoint(job)
+    state = _fresh_state(plan, windows) if cfg.checkpoint_every == 0 else _resume(ckpt, model, opt)
+    if state is None:
+        state = _fresh_state(plan, windows)
+    train_s = _train(model, opt, stream, plan, windows, state, ckpt, cfg, device, progress)
+    bsteps = boundary_steps(job, stream, plan)
+    gn = np.asarray(state["grad_norm"], dtype=np.float64)
+    skip = warmup_steps(plan.steps, cfg)
+    evals = state["eval_steps"]
     return ProbeResult(
-        method=method,
-        seed=cfg.seed,
+        recipe=job.recipe,
+        seed=job.seed,
         config=cfg.to_dict(),
         n_params=model.num_params(),
         steps=plan.steps,
         tokens=plan.tokens,
-        stream_bytes=plan.stream_bytes,
-        train_loss=(losses / LN2).tolist(),
-        grad_norm=gn.tolist(),
-        lr=lrs.tolist(),
-        eval_steps=evals_at,
-        eval_loss=curves,
-        final_eval={k: v[-1] for k, v in curves.items()},
-        eval_bytes=eval_bytes,
-        step_scores=None if scores is None else scores.tolist(),
+        stream_tokens=stream.tokens,
+        train_loss=state["train_loss"],
+        grad_norm=state["grad_norm"],
+        eval_steps=evals,
+        eval_loss=state["eval_loss"],
+        eval_tokens={k: int(w[0].numel()) for k, w in windows.items()},
+        step_scores=_maybe_list(data.step_scores(stream, plan)),
         boundary_steps=bsteps,
-        boundary_ratios=boundary_ratios(gn, bsteps, cfg.median_window, cfg.boundary_horizon),
-        spike_count=count_spikes(
-            gn, cfg.spike_k, cfg.median_window, int(round(cfg.warmup_frac * plan.steps))
-        ),
-        tokens_per_s=plan.tokens / train_s if train_s > 0 else float("nan"),
+        diagnostics={
+            "low_rebound": diagnostics.rebound(evals, state["eval_loss"].get("heldout_low", [])),
+            "boundary": {
+                k: diagnostics.boundary_ratio(gn, v, cfg.median_window, cfg.boundary_horizon, skip)
+                for k, v in bsteps.items()
+            },
+        },
+        tokens_per_s=(plan.tokens - state["resumed_tokens"]) / train_s if train_s else 0.0,
         train_s=train_s,
         wall_s=time.perf_counter() - wall0,
         device=str(device),
+        resumed_from=state["resumed_from"],
+        extra=dict(job.extra),
     )
 
 
-def _train_loop(
-    model: GPT,
-    opt: torch.optim.Optimizer,
-    shards: list[str],
-    plan: data.BatchPlan,
-    lrs: np.ndarray,
-    windows: dict,
-    evals_at: list[int],
-    curves: dict[str, list[float]],
-    cfg: ProbeConfig,
-    device: torch.device,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """The hot loop; returns per-step losses (nats), grad norms and training seconds."""
-    losses = torch.empty(plan.steps)
-    norms = torch.empty(plan.steps)
+def _maybe_list(a: np.ndarray | None) -> list[float] | None:
+    return None if a is None else a.tolist()
+
+
+def _fresh_state(plan: data.BatchPlan, windows: dict) -> dict:
+    return {
+        "step": 0,
+        "train_loss": [],
+        "grad_norm": [],
+        "eval_steps": [],
+        "eval_loss": {k: [] for k in windows},
+        "resumed_from": 0,
+        "resumed_tokens": 0,
+    }
+
+
+def _resume(ckpt: Checkpoint, model: GPT, opt: torch.optim.Optimizer) -> dict | None:
+    saved = ckpt.load()
+    if saved is None:
+        return None
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["rng"])
+    state = saved["state"]
+    state["resumed_from"] = state["step"]
+    state["resumed_tokens"] = state["step"] * saved["per_step"]
+    return state
+
+
+def _train(model, opt, stream, plan, windows, state, ckpt, cfg, device, progress) -> float:
+    """The hot loop from ``state["step"]``; appends to ``state`` and returns train seconds.
+
+    Losses and norms stay on the device and are copied out at log and evaluation points,
+    so a GPU is not synchronised every step."""
+    tokens = stream.token_array()
+    lrs = lr_schedule(plan.steps, cfg)
+    evals_at = set(eval_schedule(plan.steps, cfg))
     params = [p for p in model.parameters() if p.requires_grad]
-    n = cfg.batch_size * cfg.context
-    pending = set(evals_at)
-    train_s = 0.0
+    fwd = torch.compile(model) if cfg.compile and device.type == "cuda" else model
+    rows, t = plan.rows, plan.context
+    micro = cfg.batch_size
+    pending_loss: list[torch.Tensor] = []
+    pending_norm: list[torch.Tensor] = []
 
-    def run_evals() -> None:
+    def flush() -> None:
+        if pending_loss:
+            state["train_loss"] += (torch.stack(pending_loss).cpu() / LN2).tolist()
+            state["grad_norm"] += torch.stack(pending_norm).cpu().tolist()
+            pending_loss.clear()
+            pending_norm.clear()
+
+    def run_evals(step: int) -> None:
+        state["eval_steps"].append(step)
         for name, w in windows.items():
-            curves[name].append(evaluate(model, w, cfg.eval_batch))
+            state["eval_loss"][name].append(evaluate(fwd, w, cfg, device))
 
-    run_evals()
+    if state["step"] == 0 and not state["eval_steps"]:
+        run_evals(0)
     model.train()
-    t0 = time.perf_counter()
-    for step, block in enumerate(data.iter_blocks(shards, plan, cfg.separator)):
-        t = torch.from_numpy(block.astype(np.int64)).to(device, non_blocking=True)
-        x, y = (
-            t[:n].view(cfg.batch_size, cfg.context),
-            t[1 : n + 1].view(cfg.batch_size, cfg.context),
-        )
+    train_s, t0, window_t0, window_step = 0.0, time.perf_counter(), time.perf_counter(), 0
+    for step in range(state["step"], plan.steps):
+        b = torch.from_numpy(data.block(tokens, plan, step)).to(device, non_blocking=True)
+        x, y = b[:-1].view(rows, t), b[1:].view(rows, t)
         for group in opt.param_groups:
             group["lr"] = lrs[step]
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norms[step] = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip).detach().cpu()
+        total = torch.zeros((), device=device)
+        for m in range(cfg.grad_accum):
+            with autocast(cfg, device):
+                _, loss = fwd(x[m * micro : (m + 1) * micro], y[m * micro : (m + 1) * micro])
+            (loss / cfg.grad_accum).backward()
+            total += loss.detach() / cfg.grad_accum
+        pending_norm.append(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip).detach())
         opt.step()
-        losses[step] = loss.detach().cpu()
-        if step + 1 in pending:
+        opt.zero_grad(set_to_none=True)
+        pending_loss.append(total)
+        done = step + 1
+        if done in evals_at or done % cfg.log_every == 0 or done == plan.steps:
+            flush()
+            now = time.perf_counter()
+            if progress is not None:
+                speed = (done - window_step) * plan.per_step / max(now - window_t0, 1e-9)
+                progress(Progress(done, plan.steps, state["train_loss"][-1], speed))
+            window_t0, window_step = now, done
+        if done in evals_at:
             train_s += time.perf_counter() - t0
-            run_evals()
+            run_evals(done)
             t0 = time.perf_counter()
-    return losses.numpy(), norms.numpy(), train_s
-
-
-def steps_at_documents(shards: list[str], positions: list[int], config: ProbeConfig) -> list[int]:
-    """Training step at which each document position (0-based, in stream order) is first
-    trained on; the way to turn an ordering's boundaries into ``boundary_steps``."""
-    lengths = np.concatenate(
-        [data.doc_lengths(b) for b in data.iter_record_batches(list(shards), ["text"])]
-    )
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    plan = data.plan_batches(
-        int(offsets[-1]), config.batch_size, config.context, config.token_budget
-    )
-    pos = np.asarray(positions, dtype=np.int64)
-    if pos.size and (pos.min() < 0 or pos.max() >= lengths.size):
-        bad = pos[(pos < 0) | (pos >= lengths.size)][:10].tolist()
-        raise data.ProbeDataError(f"document positions out of range 0..{lengths.size - 1}: {bad}")
-    return plan.step_of_offset(offsets[pos]).tolist()
-
-
-def _run_job(job: ProbeJob) -> ProbeResult:
-    cfg = replace(job.config, seed=job.seed)
-    return train_probe(job.shards, job.eval_sets, cfg, job.boundary_steps, method=job.method)
-
-
-def _init_worker() -> None:
-    torch.set_num_threads(1)
-
-
-def run_probes(jobs: list[ProbeJob], workers: int = 2) -> list[ProbeResult]:
-    """Run jobs in ``workers`` spawned 1-thread processes; results in job order."""
-    if workers <= 1 or len(jobs) <= 1:
-        return [_run_job(j) for j in jobs]
-    ctx = get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker
-    ) as pool:
-        return list(pool.map(_run_job, jobs))
+        if cfg.checkpoint_every and (done % cfg.checkpoint_every == 0 or done == plan.steps):
+            flush()
+            state["step"] = done
+            train_s += time.perf_counter() - t0
+            ckpt.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "state": state,
+                    "per_step": plan.per_step,
+                }
+            )
+            t0 = time.perf_counter()
+    flush()
+    state["step"] = plan.steps
+    return train_s + time.perf_counter() - t0

@@ -1,0 +1,46 @@
+"""The probe's view of a tokenizer (``curation.tokenize``): one Arrow string array in, one
+flat token array out with the end-of-document token after every document, plus the number
+of tokens each document took, so the caller places documents without per-document objects.
+
+``"bytes"`` (the CPU presets) keeps any text trainable and no vocabulary can favour one
+recipe; the gpu preset names a local BPE file.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from curation.tokenize import Tokenizer, load_tokenizer
+
+
+@dataclass(frozen=True)
+class DocTokens:
+    """Encoder of whole documents, each followed by the tokenizer's end-of-document id."""
+
+    tokenizer: Tokenizer
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.tokenizer.vocab_size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.tokenizer.dtype)
+
+    def encode(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Flat tokens (EOT after each document) and per-document token counts."""
+        ids, offsets = self.tokenizer.encode_batch(text)
+        counts = np.diff(offsets).astype(np.int64) + 1
+        out = np.empty(int(counts.sum()), dtype=self.dtype)
+        eot = np.cumsum(counts) - 1
+        body = np.ones(out.size, dtype=bool)
+        body[eot] = False
+        out[eot] = self.tokenizer.eot_id
+        out[body] = ids
+        return out, counts
+
+
+def load(spec: str) -> DocTokens:
+    """The probe encoder for a tokenizer spec (``"bytes"``, ``"hf:..."``, ``"tiktoken:..."``)."""
+    return DocTokens(load_tokenizer(spec))
