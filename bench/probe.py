@@ -26,13 +26,24 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curation.probe.config import preset  # noqa: E402
-from curation.probe.experiment import demo_corpus, make_jobs, run_many  # noqa: E402
+from curation.probe.experiment import make_jobs, run_many, scored_sample  # noqa: E402
 from curation.probe.model import GPT  # noqa: E402
 from curation.probe.report import write_report  # noqa: E402
 from curation.probe.train import make_optimizer, run_probe  # noqa: E402
 
 METHODS = ["random", "sorted", "folding", "str", "saw"]
 CACHE = os.path.join(tempfile.gettempdir(), "curation-demo-cache")
+
+
+def demo_corpus(max_bytes: int) -> tuple:
+    """~``max_bytes`` of the demo's real text (built from the gensim wheel), scored."""
+    try:
+        from demo.data import prepare_demo_corpus
+    except ImportError:  # before the demo left the library
+        from curation.demo_data import prepare_demo_corpus
+    import pyarrow.parquet as pq
+
+    return scored_sample(pq.read_table(prepare_demo_corpus(CACHE, CACHE)), max_bytes)
 
 
 def bare_loop(cfg, tokens: np.ndarray, steps: int) -> float:
@@ -62,7 +73,7 @@ def bare_loop(cfg, tokens: np.ndarray, steps: int) -> float:
 
 
 def throughput(names: list[str], steps: int) -> None:
-    table, scores = demo_corpus(1_500_000, CACHE)
+    table, scores = demo_corpus(1_500_000)
     for name in names:
         cfg = preset(name)
         cfg = replace(
@@ -98,7 +109,7 @@ def throughput(names: list[str], steps: int) -> None:
 
 def verdict(out: str) -> None:
     t0 = time.perf_counter()
-    table, scores = demo_corpus(1_500_000, CACHE)
+    table, scores = demo_corpus(1_500_000)
     cfg = preset("verdict")
     jobs = make_jobs(table, scores, METHODS, cfg, out)
     print(

@@ -40,7 +40,7 @@ class ProbeConfig:
     heldout_fraction: float = 0.04
     extreme_fraction: float = 0.02
     # evaluation: about ``eval_points`` evaluations, each on at most ``eval_max_tokens``
-    eval_points: int = 30
+    eval_points: int = 20
     eval_max_tokens: int = 16_384
     eval_batch: int = 32
     # diagnostics

@@ -126,14 +126,12 @@ def run_many(jobs: list[ProbeJob], workers: int = 2, verbose: bool = False) -> l
         return list(pool.map(_run, jobs))
 
 
-def demo_corpus(max_bytes: int, cache_dir: str) -> tuple[pa.Table, np.ndarray]:
-    """About ``max_bytes`` of the demo's real text (documents in a fixed random order)
-    with the built-in compression score: the corpus the design's measurements used."""
-    from curation.demo_data import prepare_demo_corpus
+def scored_sample(corpus: pa.Table, max_bytes: int) -> tuple[pa.Table, np.ndarray]:
+    """About ``max_bytes`` of a corpus (``id``, ``text``; documents in a fixed random order)
+    with the built-in compression score: how the design's measurements were set up."""
     from curation.scores.builtin.compression import CompressionScorer
 
-    uri = prepare_demo_corpus(cache_dir, cache_dir)
-    table = pq.read_table(storage.resolve(uri).path, columns=["id", "text"])
+    table = corpus.select(["id", "text"])
     table = table.take(pa.array(np.random.default_rng(0).permutation(table.num_rows)))
     sizes = np.cumsum(pc.binary_length(table.column("text")).to_numpy())
     table = table.slice(0, int(np.searchsorted(sizes, max_bytes)))

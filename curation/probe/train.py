@@ -318,7 +318,7 @@ def _train(model, opt, stream, plan, windows, state, ckpt, cfg, device, progress
         if done in evals_at:
             train_s += time.perf_counter() - t0
             run_evals(done)
-            t0 = time.perf_counter()
+            t0 = window_t0 = time.perf_counter()  # progress speed counts training only
         if cfg.checkpoint_every and (done % cfg.checkpoint_every == 0 or done == plan.steps):
             flush()
             state["step"] = done
