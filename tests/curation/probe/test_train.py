@@ -107,3 +107,14 @@ def test_two_processes_give_the_in_process_results(jobs):
     par = run_many(picked, workers=2)
     assert [(r.recipe, r.seed) for r in par] == [("folding", 1), ("random", 0)]
     assert par[0].train_loss == train.run_probe(picked[0]).train_loss
+
+
+def test_gradient_accumulation_matches_one_large_batch(jobs):
+    """batch 4 x 2 accumulation steps trains on the same tokens as batch 8 in one step,
+    with the same gradients up to float summation order."""
+    job = jobs["sorted", 0]
+    one = train.run_probe(replace(job, config=replace(TINY, batch_size=8, grad_accum=1)))
+    two = train.run_probe(replace(job, config=replace(TINY, batch_size=4, grad_accum=2)))
+    assert one.steps == two.steps and one.tokens == two.tokens
+    assert max(abs(a - b) for a, b in zip(one.train_loss, two.train_loss, strict=True)) < 1e-3
+    assert abs(one.eval_loss["heldout_random"][-1] - two.eval_loss["heldout_random"][-1]) < 1e-3
