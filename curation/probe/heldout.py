@@ -31,11 +31,17 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
     return x
 
 
+#: ids hashed per chunk, bounding the temporaries (~8 x their bytes) at any corpus size
+CHUNK = 1 << 18
+
+
 def id_hash(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A uint64 hash per id (int64 or string ids), vectorised: a polynomial hash over each
-    string's UTF-8 bytes via ``np.add.reduceat``, then splitmix64."""
+    string's UTF-8 bytes via ``np.add.reduceat``, then splitmix64; chunked for memory."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
+    if len(ids) > CHUNK:
+        return np.concatenate([id_hash(ids.slice(i, CHUNK)) for i in range(0, len(ids), CHUNK)])
     if pa.types.is_integer(ids.type):
         return _splitmix(ids.to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64))
     if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):

@@ -179,3 +179,12 @@ def test_bad_shards_are_named(tmp_path):
         data.build_stream([nulls], BYTES, None, str(tmp_path / "s"), "k")
     with pytest.raises(data.ProbeDataError, match="shorter than one step"):
         data.plan_batches(10, 4, 16)
+
+
+def test_id_hash_is_the_same_in_chunks(monkeypatch):
+    import curation.probe.heldout as heldout
+
+    ids = pa.array([f"doc-{i}" for i in range(1000)])
+    whole = id_hash(ids)
+    monkeypatch.setattr(heldout, "CHUNK", 77)
+    np.testing.assert_array_equal(id_hash(ids), whole)
