@@ -29,6 +29,7 @@ from curation.probe.config import preset  # noqa: E402
 from curation.probe.experiment import make_jobs, run_many, scored_sample  # noqa: E402
 from curation.probe.model import GPT  # noqa: E402
 from curation.probe.report import write_report  # noqa: E402
+from curation.probe.result import ProbeResult  # noqa: E402
 from curation.probe.train import make_optimizer, run_probe  # noqa: E402
 
 METHODS = ["random", "sorted", "folding", "str", "saw"]
@@ -107,21 +108,33 @@ def throughput(names: list[str], steps: int) -> None:
         )
 
 
-def verdict(out: str) -> None:
+def verdict(out: str, report_only: bool = False) -> None:
+    """Run (or, with ``report_only``, only report) the verdict preset; each finished run is
+    saved as it ends under ``out/runs``, so a run cut short still reports what finished."""
     t0 = time.perf_counter()
     table, scores = demo_corpus(1_500_000)
     cfg = preset("verdict")
     jobs = make_jobs(table, scores, METHODS, cfg, out)
-    print(
-        f"corpus {int(pc.sum(pc.binary_length(table.column('text'))).as_py()):,} "
-        f"bytes, {table.num_rows} docs; {len(jobs)} runs; prep {time.perf_counter() - t0:.1f}s",
-        flush=True,
-    )
-    t1 = time.perf_counter()
-    results = run_many(jobs, workers=2, verbose=True)
-    runs_s = time.perf_counter() - t1
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump([r.to_dict() for r in results], f)
+    runs = Path(out) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    size = int(pc.sum(pc.binary_length(table.column("text"))).as_py())
+    print(f"corpus {size:,} bytes, {table.num_rows} docs; {len(jobs)} runs", flush=True)
+
+    def save(result) -> None:
+        path = runs / f"{result.recipe}-{result.seed}.json"
+        path.write_text(json.dumps(result.to_dict()))
+        print(
+            f"finished {result.recipe}/seed {result.seed} at {time.perf_counter() - t0:.0f} s "
+            f"({result.tokens_per_s:,.0f} tok/s)",
+            flush=True,
+        )
+
+    if not report_only:
+        todo = [j for j in jobs if not (runs / f"{j.recipe}-{j.seed}.json").exists()]
+        run_many(todo, workers=2, verbose=True, on_result=save)
+    results = [
+        ProbeResult.from_dict(json.loads(p.read_text())) for p in sorted(runs.glob("*.json"))
+    ]
     report = write_report(
         results,
         os.path.join(out, "report"),
@@ -129,9 +142,7 @@ def verdict(out: str) -> None:
         title="verdict preset on ~1.5 MB of the demo text (compression score)",
     )
     print(report["markdown"])
-    print(
-        f"{len(jobs)} runs on 2 processes: {runs_s:.1f} s; total {time.perf_counter() - t0:.1f} s"
-    )
+    print(f"{len(results)} of {len(jobs)} runs finished; total {time.perf_counter() - t0:.1f} s")
 
 
 def main() -> None:
@@ -139,10 +150,11 @@ def main() -> None:
     ap.add_argument("--presets", default="demo,verdict,gpu")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--verdict", action="store_true")
+    ap.add_argument("--report-only", action="store_true", help="with --verdict: no training")
     ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "probe_verdict"))
     args = ap.parse_args()
     if args.verdict:
-        verdict(args.out)
+        verdict(args.out, args.report_only)
     else:
         throughput(args.presets.split(","), args.steps)
 

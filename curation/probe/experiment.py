@@ -7,7 +7,8 @@ to run a preset end to end on an in-memory corpus.
 
 import io
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing import get_context
 
@@ -115,15 +116,31 @@ def _run(job: ProbeJob) -> ProbeResult:
     return run_probe(job, _print_progress(job) if job.extra.get("verbose") else None)
 
 
-def run_many(jobs: list[ProbeJob], workers: int = 2, verbose: bool = False) -> list[ProbeResult]:
+def run_many(
+    jobs: list[ProbeJob],
+    workers: int = 2,
+    verbose: bool = False,
+    on_result: Callable[[ProbeResult], None] | None = None,
+) -> list[ProbeResult]:
     """Jobs in ``workers`` spawned processes (each with ``config.threads`` threads);
-    results in job order. Separate small processes beat one multi-threaded one on CPU."""
+    results in job order, each also handed to ``on_result`` as soon as it finishes (so a
+    long experiment keeps what finished). Small processes beat one multi-threaded one."""
     if verbose:
         jobs = [replace(j, extra={**j.extra, "verbose": True}) for j in jobs]
+    done = on_result or (lambda r: None)
     if workers <= 1 or len(jobs) <= 1:
-        return [_run(j) for j in jobs]
+        out = []
+        for j in jobs:
+            out.append(_run(j))
+            done(out[-1])
+        return out
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_run, jobs))
+        futures = {pool.submit(_run, j): i for i, j in enumerate(jobs)}
+        results: list[ProbeResult | None] = [None] * len(jobs)
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            done(results[futures[future]])
+    return results
 
 
 def scored_sample(corpus: pa.Table, max_bytes: int) -> tuple[pa.Table, np.ndarray]:
