@@ -1,225 +1,254 @@
-"""probe_runs and probe_report: tiny byte-level GPTs trained on each probed recipe.
+"""probe_runs and probe_report: small GPTs trained on each probed recipe, one step per
+(recipe, seed), compared paired by seed.
 
-Every recipe with ``probe: true`` trains on the same documents (its own order), minus a
-held-out split that no ordering trains on; the same seeds give every recipe the same
-initial weights. Recipes with ``probe: false`` record that they were not probed.
-Evaluation targets are chosen by score (random, lowest, highest held-out documents).
+``probe_runs`` is a graph asset over the recipe partitions: a plan op fixes the held-out
+split, writes the evaluation sets and yields one dynamic output per (recipe, seed) that has
+no result yet; each train op is its own step (its own process, container or GPU pod),
+retried alone, logging progress while it trains; a collect op gathers what finished.
+``probe_report`` compares the finished runs and names the missing ones.
 """
 
 import hashlib
 import json
+import os
+import tempfile
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from dagster import AssetExecutionContext, AssetIn, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    DynamicOut,
+    DynamicOutput,
+    MetadataValue,
+    OpExecutionContext,
+    Out,
+    Output,
+    RetryPolicy,
+    asset,
+    graph_asset,
+    op,
+)
 
 from assets.metadata import CODE_VERSION, OWNERS, add_partition_metadata, png_markdown, table_value
-from assets.partitions import SINGLE_RUN, recipe_partitions
+from assets.partitions import SINGLE_RUN, mapping_key, recipe_partitions
 from assets.resources import ProjectResource
+from curation.corpus import iter_batches
+from curation.probe.config import ProbeConfig, preset
+from curation.probe.data import collect_eval_tokens
+from curation.probe.experiment import save_eval_sets
+from curation.probe.heldout import HeldOut
 from curation.probe.report import write_report
-from curation.probe.train import ProbeConfig, ProbeJob, ProbeResult, run_probes, steps_at_documents
-from curation.refs import CorpusRef, ScoresRef, ShardSetRef
+from curation.probe.result import ProbeResult
+from curation.probe.tokens import load as load_tokenizer
+from curation.probe.train import ProbeJob, run_probe
+from curation.refs import CorpusRef, ScoresRef
 from curation.scores.aligned import aligned_scores
-from curation.storage import exists, read_bytes, resolve, write_bytes, write_parquet_atomic
+from curation.storage import exists, read_bytes, resolve, write_bytes
 
-#: probe budgets by preset (the recipe file's ``probe.preset``); overrides apply on top
-PRESETS = {
-    "demo": {
-        "token_budget": 300_000,
-        "n_layer": 2,
-        "d_model": 64,
-        "context": 128,
-        "batch_size": 16,
-        "lr": 3e-3,
-        "eval_points": 10,
-    },
-}
-SPLIT = {"heldout_fraction": 0.04, "extreme_fraction": 0.02, "workers": 2}
+RETRIES = 2
 
 
-def heldout_split(
-    ids: pa.Array, scores: np.ndarray, fraction: float, extreme: float, min_docs: int = 2
-) -> dict:
-    """Deterministic held-out sets: random docs, lowest-10%-score docs, top-10%-score docs.
-
-    Documents are picked by a hash of their id (not their position), so the split is the
-    same for every ordering and every rerun; each set gets at least ``min_docs`` documents.
-    """
-    n = len(ids)
-    u = pd.util.hash_array(ids.to_numpy(zero_copy_only=False).astype(str).astype(object))
-    by_hash = np.argsort(u, kind="stable")
-    taken = np.zeros(n, dtype=bool)
-    lo, hi = np.quantile(scores, [0.1, 0.9]) if n else (0.0, 0.0)
-    sets = {}
-    for name, mask, size in (
-        ("heldout_low", scores <= lo, max(min_docs, round(extreme * n))),
-        ("heldout_high", scores >= hi, max(min_docs, round(extreme * n))),
-        ("heldout_random", np.ones(n, dtype=bool), max(min_docs, round(fraction * n))),
-    ):
-        candidates = by_hash[mask[by_hash] & ~taken[by_hash]][:size]
-        taken[candidates] = True
-        sets[name] = np.sort(candidates)
-    return sets
+def local_dir(base, key: str) -> str:
+    """Local disk for token streams and checkpoints (memory-mapped, so never S3): beside the
+    work files when they are local, else ``$CURATION_PROBE_LOCAL_DIR`` or the temp dir."""
+    if not base.is_s3:
+        return os.path.join(base.path, "local")
+    root = os.environ.get("CURATION_PROBE_LOCAL_DIR") or tempfile.gettempdir()
+    return os.path.join(root, "curation-probes", key)
 
 
-def write_rows(corpus_uri: str, rows: np.ndarray, text_column: str, loc) -> str:
-    """Write the given corpus rows' text to a parquet eval set (small by construction)."""
-    from curation.corpus import iter_batches
-
-    parts, offset = [], 0
-    for batch in iter_batches(corpus_uri, columns=[text_column]):
-        idx = rows[(rows >= offset) & (rows < offset + batch.num_rows)] - offset
-        if idx.size:
-            parts.append(batch.column(0).take(pa.array(idx)))
-        offset += batch.num_rows
-    text = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
-    write_parquet_atomic(pa.table({"text": text}), loc)
-    return loc.uri
+def probe_config(spec) -> ProbeConfig:
+    """The recipe file's probe section: a preset, its seed count and overrides."""
+    overrides = dict(spec.overrides)
+    if spec.seeds is not None:
+        overrides["seeds"] = spec.seeds
+    return preset(spec.preset, **overrides)
 
 
-def training_stream(shards: ShardSetRef, heldout_ids: pa.Array, loc) -> str:
-    """The method's shards in order, minus held-out documents, as one parquet file."""
-    tables = []
-    for shard in shards.shards:
-        src = resolve(shard.path)
-        table = pq.read_table(src.path, filesystem=src.fs, columns=["id", "text", "score"])
-        tables.append(table.filter(pc.invert(pc.is_in(table.column("id"), value_set=heldout_ids))))
-    write_parquet_atomic(
-        pa.concat_tables(tables).select(["text", "score"]), loc, row_group_size=2048
+def gpu_tags(cfg: ProbeConfig) -> dict:
+    """Kubernetes executor config for train steps of presets meant for a GPU."""
+    if cfg.precision != "bf16" and not cfg.compile:
+        return {}
+    resources = {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}
+    return {"dagster-k8s/config": {"container_config": {"resources": resources}}}
+
+
+def _eval_sets(raw_corpus: CorpusRef, scores: np.ndarray, held: HeldOut, cfg, base) -> dict:
+    """Write (once) the evaluation sets: held-out documents in corpus order."""
+    names = ("heldout_random", "heldout_low", "heldout_high")
+    uris = {n: base.join("eval", f"{n}.npy").uri for n in names}
+    if all(exists(resolve(u)) for u in uris.values()):
+        return uris
+
+    def batches():
+        offset = 0
+        cols = [raw_corpus.id_column, raw_corpus.text_column]
+        for batch in iter_batches(raw_corpus.uri, columns=cols):
+            n = batch.num_rows
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(0), batch.column(1), pa.array(scores[offset : offset + n])],
+                names=["id", "text", "score"],
+            )
+            offset += n
+
+    tokens = collect_eval_tokens(
+        batches(), held, load_tokenizer(cfg.tokenizer), cfg.eval_max_tokens
     )
-    return loc.uri
+    return save_eval_sets(tokens, base.join("eval").uri)
 
 
-def boundary_positions(score: np.ndarray) -> list[int]:
-    """Where an order restarts low (a fold boundary): rank drops of more than a quarter."""
-    if score.size < 2:
-        return []
-    ranks = np.searchsorted(np.sort(score), score) / score.size
-    return (np.flatnonzero(np.diff(ranks) < -0.25) + 1).tolist()
-
-
-def probe_settings(spec) -> tuple[ProbeConfig, dict]:
-    """The model/budget config and the split/worker settings for the project's preset."""
-    if spec.preset not in PRESETS:
-        raise ValueError(f"unknown probe preset {spec.preset!r}; known: {sorted(PRESETS)}")
-    values = {**PRESETS[spec.preset], **SPLIT, **spec.overrides}
-    split = {k: values.pop(k) for k in list(SPLIT)}
-    return ProbeConfig(**values), split
-
-
-def build_probe_assets(project):
-    partitions = recipe_partitions(project)
-
-    @asset(
-        partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
-        group_name="probes",
-        description="Short training runs of a tiny byte-level GPT on each probed recipe.",
-        kinds={"pytorch"},
-        owners=OWNERS,
-        code_version=CODE_VERSION,
-    )
-    def probe_runs(
-        context: AssetExecutionContext,
+def build_probe_ops(tags: dict):
+    @op(out={"plan": Out(), "runs": DynamicOut()})
+    def probe_plan(
+        context: OpExecutionContext,
         project: ProjectResource,
         raw_corpus: CorpusRef,
         sample_scores: ScoresRef,
         shards: dict,
-    ) -> dict:
+    ):
         proj = project.project
-        cfg, split_cfg = probe_settings(proj.probe)
-        probed = [name for name in context.partition_keys if proj.recipe(name).probe]
-        out = {
-            name: {"recipe": name, "probed": False, "results": []}
-            for name in context.partition_keys
-            if name not in probed
-        }
-        if not probed:
-            return out
-        ids, scores = aligned_scores(raw_corpus, sample_scores)
-        split = heldout_split(
-            ids, scores, split_cfg["heldout_fraction"], split_cfg["extreme_fraction"]
-        )
+        cfg = probe_config(proj.probe)
+        probed = [name for name in shards if proj.recipe(name).probe]
         key = hashlib.sha256(
             json.dumps(
                 [
                     sample_scores.version,
                     raw_corpus.version,
                     cfg.to_dict(),
-                    proj.probe.seeds,
                     {name: shards[name].ordering.key for name in probed},
                 ],
                 sort_keys=True,
             ).encode()
         ).hexdigest()[:16]
         base = resolve(proj.path("work", "probes", key))
-        done = base.join("results.json")
-        if exists(done):
-            results = [ProbeResult.from_dict(r) for r in json.loads(read_bytes(done))]
-        else:
-            eval_sets = {
-                name: [
-                    write_rows(
-                        raw_corpus.uri,
-                        rows,
-                        raw_corpus.text_column,
-                        base.join("eval", f"{name}.parquet"),
-                    )
-                ]
-                for name, rows in split.items()
-            }
-            heldout_ids = ids.take(pa.array(np.unique(np.concatenate(list(split.values())))))
-            jobs = []
-            for name in probed:
-                stream = training_stream(
-                    shards[name], heldout_ids, base.join("train", f"{name}.parquet")
-                )
-                loc = resolve(stream)
-                score = pq.read_table(loc.path, filesystem=loc.fs, columns=["score"])
-                bounds = boundary_positions(score.column(0).to_numpy())
-                steps = steps_at_documents([stream], bounds, cfg)
-                for seed in range(proj.probe.seeds):
-                    jobs.append(
-                        ProbeJob(
-                            method=name,
-                            seed=seed,
-                            shards=[stream],
-                            eval_sets=eval_sets,
-                            config=cfg,
-                            boundary_steps=steps,
-                        )
-                    )
-            context.log.info(f"training {len(jobs)} probes ({split_cfg['workers']} processes)")
-            results = run_probes(jobs, workers=split_cfg["workers"])
-            write_bytes(done, json.dumps([r.to_dict() for r in results]).encode())
+        plan = {"key": key, "base": base.uri, "config": cfg.to_dict(), "recipes": {}}
+        plan["not_probed"] = [name for name in shards if name not in probed]
+        if probed:
+            ids, scores = aligned_scores(raw_corpus, sample_scores)
+            held = HeldOut.from_corpus(ids, scores, cfg.heldout_fraction, cfg.extreme_fraction)
+            plan["heldout"] = held.to_dict()
+            plan["eval_sets"] = _eval_sets(raw_corpus, scores, held, cfg, base)
         for name in probed:
-            mine = [r for r in results if r.method == name]
+            ref = shards[name]
+            plan["recipes"][name] = {
+                "shards": [s.path for s in ref.shards],
+                "ordering": {
+                    "method": ref.ordering.method,
+                    "params": ref.ordering.params,
+                    "n": ref.ordering.rows,
+                },
+                "curve": ref.ordering.curve,
+            }
+        yield Output(plan, "plan")
+        for name in probed:
+            for seed in range(cfg.seeds):
+                if exists(base.join("runs", f"{mapping_key(name, seed)}.json")):
+                    context.log.info(f"{name}/seed {seed}: reusing the finished run")
+                    continue
+                yield DynamicOutput([name, seed], mapping_key(name, seed), output_name="runs")
+
+    @op(retry_policy=RetryPolicy(max_retries=RETRIES), tags=tags)
+    def probe_train(context: OpExecutionContext, plan: dict, run: list) -> list:
+        """One (recipe, seed) probe; after the last retry a failure is recorded, not raised,
+        so the report still gathers the runs that finished."""
+        name, seed = run
+        recipe = plan["recipes"][name]
+        job = ProbeJob(
+            recipe=name,
+            seed=int(seed),
+            shards=tuple(recipe["shards"]),
+            eval_sets=plan["eval_sets"],
+            config=ProbeConfig.from_dict(plan["config"]),
+            work_dir=local_dir(resolve(plan["base"]), plan["key"]),
+            heldout=HeldOut(**plan["heldout"]),
+            ordering=recipe["ordering"],
+        )
+
+        def progress(p) -> None:
+            context.log.info(
+                f"{name}/seed {seed}: step {p.step}/{p.steps}, loss {p.loss_bits:.4f}, "
+                f"{p.tokens_per_s:,.0f} tokens/s"
+            )
+
+        try:
+            result = run_probe(job, progress)
+        except Exception as exc:
+            if context.retry_number < RETRIES:
+                raise
+            context.log.error(f"{name}/seed {seed} failed after {RETRIES + 1} attempts: {exc!r}")
+            return [name, seed, False]
+        loc = resolve(plan["base"]).join("runs", f"{mapping_key(name, seed)}.json")
+        write_bytes(loc, json.dumps(result.to_dict()).encode())
+        return [name, seed, True]
+
+    @op
+    def probe_collect(context: AssetExecutionContext, plan: dict, done: list) -> dict:
+        base = resolve(plan["base"])
+        cfg_seeds = ProbeConfig.from_dict(plan["config"]).seeds
+        out = {n: {"recipe": n, "probed": False, "results": []} for n in plan["not_probed"]}
+        for name, recipe in plan["recipes"].items():
+            results = []
+            for seed in range(cfg_seeds):
+                loc = base.join("runs", f"{mapping_key(name, seed)}.json")
+                if exists(loc):
+                    results.append(json.loads(read_bytes(loc)))
             out[name] = {
                 "recipe": name,
                 "probed": True,
-                "key": key,
-                "results": [r.to_dict() for r in mine],
-                "curve": shards[name].ordering.curve,
+                "key": plan["key"],
+                "seeds": cfg_seeds,
+                "results": results,
+                "curve": recipe["curve"],
             }
+            speeds = [r["tokens_per_s"] for r in results]
             add_partition_metadata(
                 context,
                 {
                     "recipe": name,
-                    "seeds": len(mine),
-                    "tokens_per_s": round(float(np.mean([r.tokens_per_s for r in mine])), 1),
-                    "probe_key": key,
+                    "finished_seeds": len(results),
+                    "expected_seeds": cfg_seeds,
+                    "tokens_per_s": round(float(np.mean(speeds)), 1) if speeds else 0.0,
+                    "probe_key": plan["key"],
                 },
                 name,
             )
+        for name in plan["not_probed"]:
+            add_partition_metadata(context, {"recipe": name, "probed": False}, name)
         return out
+
+    return probe_plan, probe_train, probe_collect
+
+
+def build_probe_assets(project):
+    partitions = recipe_partitions(project)
+    plan_op, train_op, collect_op = build_probe_ops(gpu_tags(probe_config(project.probe)))
+
+    @graph_asset(
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        group_name="probes",
+        description="Short training runs of a small GPT on each probed recipe, one step per "
+        "(recipe, seed).",
+        kinds={"pytorch"},
+        owners=OWNERS,
+        code_version=CODE_VERSION,
+        ins={
+            "raw_corpus": AssetIn("raw_corpus"),
+            "sample_scores": AssetIn("sample_scores"),
+            "shards": AssetIn("shards"),
+        },
+    )
+    def probe_runs(raw_corpus, sample_scores, shards):
+        plan, runs = plan_op(raw_corpus, sample_scores, shards)
+        done = runs.map(lambda r: train_op(plan, r)).collect()
+        return collect_op(plan, done)
 
     @asset(
         backfill_policy=SINGLE_RUN,
         group_name="probes",
-        description="Which recipe's order trains best, with error bars: table and plots.",
+        description="Which recipe's order trains best: paired differences with intervals, "
+        "diagnostics, plots.",
         kinds={"pytorch"},
         owners=OWNERS,
         code_version=CODE_VERSION,
@@ -229,34 +258,39 @@ def build_probe_assets(project):
         context: AssetExecutionContext, project: ProjectResource, probe_runs: dict
     ) -> dict:
         proj = project.project
+        cfg = probe_config(proj.probe)
         runs = [v for v in probe_runs.values() if v.get("probed")]
-        missing = [r.name for r in proj.recipes if r.probe and r.name not in probe_runs]
         results = [ProbeResult.from_dict(r) for run in runs for r in run["results"]]
+        expected = [(r.name, s) for r in proj.recipes if r.probe for s in range(cfg.seeds)]
         curves = {
-            run["recipe"]: (
-                np.asarray(run["curve"]["position"]),
-                np.asarray(run["curve"]["score"]),
-            )
+            run["recipe"]: (np.asarray(run["curve"]["position"]), np.asarray(run["curve"]["score"]))
             for run in runs
+            if run.get("curve")
         }
-        key = hashlib.sha256(json.dumps(sorted(run["key"] for run in runs)).encode()).hexdigest()[
+        key = hashlib.sha256(json.dumps(sorted({run["key"] for run in runs})).encode()).hexdigest()[
             :16
         ]
         out = proj.path("work", "reports", key)
         if not results:
-            context.log.warning("no probed recipe has finished probe runs")
+            missing = [f"{r}/seed {s}" for r, s in expected]
+            context.log.warning("no probe run has finished")
+            context.add_output_metadata({"missing_runs": missing})
             return {"dir": out, "missing": missing, "recipes": []}
-        report = write_report(results, out, score_curves=curves, title="Ordering probe report")
+        report = write_report(
+            results, out, expected=expected, score_curves=curves, title="Ordering probe report"
+        )
         images = {}
         for path in report["images"]:
             name = path.rsplit("/", 1)[-1].removesuffix(".png")
             images[f"plot_{name}"] = png_markdown(read_bytes(resolve(path)), name)
+        missing = [f"{r}/seed {s}" for r, s in report["missing"]]
         context.add_output_metadata(
             {
-                "summary": table_value(report["table"]),
                 "report": MetadataValue.md(report["markdown"]),
+                "summary": table_value(report["table"]),
                 "report_path": MetadataValue.path(report["report_path"]),
-                "missing_recipes": missing,
+                "finished_runs": len(results),
+                "missing_runs": missing,
                 **images,
             }
         )
@@ -264,7 +298,7 @@ def build_probe_assets(project):
             "dir": out,
             "report_path": report["report_path"],
             "missing": missing,
-            "recipes": sorted(curves),
+            "recipes": sorted({r.recipe for r in results}),
         }
 
     return probe_runs, probe_report

@@ -98,7 +98,7 @@ class ProbeSpec(_Strict):
     """How recipes with ``probe: true`` are compared (see docs/probes.md)."""
 
     preset: str = "demo"
-    seeds: int = Field(2, ge=1, le=64)
+    seeds: int | None = Field(None, ge=1, le=64)  # None: the preset's (demo 2, verdict 3)
     overrides: dict[str, Any] = {}
 
 

@@ -31,7 +31,6 @@ TINY_PROBE = {
         "context": 64,
         "batch_size": 4,
         "eval_points": 2,
-        "workers": 1,
     },
 }
 #: two recipes of one method (STR with 2 and 3 sections), a probed anchor, and SAW

@@ -137,7 +137,7 @@ def plot_differences(rows, names, baseline, out, images) -> None:
         ax.set(title=f"{name}: minus {baseline} (95% CI)", xticks=x)
         ax.set_xticklabels([r["recipe"] for r in others], rotation=30, fontsize=8)
         ax.grid(alpha=0.3, axis="y")
-    _save(fig, out, "paired_differences.png", images)
+    _save(fig, out, "final_bpb.png", images)
 
 
 def _f(v, digits: int = 4) -> str:
