@@ -10,6 +10,7 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 
 from assets.automation import build_automation
 from assets.corpus import build_corpus_asset
+from assets.exports import build_export_assets
 from assets.orderings import build_ordering_assets
 from assets.probes import build_probe_assets
 from assets.publish import build_publish_assets
@@ -49,7 +50,8 @@ def build_definitions(
     published = build_publish_assets(project)
     jobs, sensors, schedules = build_automation(project)
     return Definitions(
-        assets=[raw_corpus, sample_scores, orderings, shards, probe_runs, probe_report, published],
+        assets=[raw_corpus, sample_scores, orderings, shards, probe_runs, probe_report, published]
+        + [build_export_assets(project)],
         asset_checks=[score_coverage, ordering_invariants, shard_integrity],
         jobs=jobs,
         sensors=sensors,

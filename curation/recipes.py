@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from curation.export.spec import ExportSpec
 from curation.names import InvalidName, validate_dataset_name
 from curation.ordering import DEFAULTS, METHODS, resolve_params
 
@@ -110,6 +111,7 @@ class Recipe(_Strict):
     params: dict[str, Any] = {}
     probe: bool = False
     description: str = ""
+    exports: list[ExportSpec] = []  # opt-in: token/Megatron/MDS/HF exports (docs/reader.md)
 
     @field_validator("name")
     @classmethod

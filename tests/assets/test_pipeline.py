@@ -125,7 +125,7 @@ def test_definitions_carry_kinds_owners_and_code_versions(happy):
         node = graph.get(key)
         assert node.owners and node.code_version and node.kinds, key
     assert "pytorch" in graph.get(AssetKey("probe_runs")).kinds
-    assert len(list(graph.get_all_asset_keys())) == 7  # one node per stage
+    assert len(list(graph.get_all_asset_keys())) == 8  # one node per stage (exports included)
 
 
 def test_rerun_with_nothing_changed_moves_no_latest(happy):
