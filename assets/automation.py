@@ -65,6 +65,12 @@ def build_automation(project):
         "changes (only the changed recipes).",
     )
     def refresh_sensor(context: SensorEvaluationContext):
+        result = _evaluate(context)
+        if isinstance(result, SkipReason):
+            context.log.info(result.skip_message)  # shown under "View logs" of the tick
+        return result
+
+    def _evaluate(context: SensorEvaluationContext):
         cursor = json.loads(context.cursor) if context.cursor else None
         try:
             current = load_project()
