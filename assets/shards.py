@@ -34,7 +34,8 @@ from assets.metadata import (
 )
 from assets.partitions import SINGLE_RUN, mapping_key, recipe_partitions
 from assets.resources import ProjectResource
-from curation.quality import check_shards
+from curation.corpus import content_digests
+from curation.quality.content import check_shard_set
 from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardSetRef
 from curation.shard_stage import (
     commit_shard_set,
@@ -151,18 +152,18 @@ def build_shard_assets(project):
         name="shard_integrity",
         blocking=True,
         partitions_def=partitions,
-        additional_ins={"orderings": AssetIn("orderings")},
-        description="GX: shard row counts and ids, in order, match the ordering.",
+        additional_ins={"orderings": AssetIn("orderings"), "raw_corpus": AssetIn("raw_corpus")},
+        description="GX: shard row counts, ids and id+text content, in order, match the "
+        "ordering and the corpus version it names.",
     )
     def shard_integrity(
-        context: AssetCheckExecutionContext, shards: dict, orderings: dict
+        context: AssetCheckExecutionContext, shards: dict, orderings: dict, raw_corpus: CorpusRef
     ) -> AssetCheckResult:
-        outcomes = {}
-        for name, ref in shards.items():
-            expected = orderings[name].read_ids()
-            outcomes[name] = check_shards(
-                expected, ref.read_ids(), shard_row_counts=[s.rows for s in ref.shards]
-            )
+        digests = content_digests(raw_corpus.uri, raw_corpus.id_column, raw_corpus.text_column)
+        outcomes = {
+            name: check_shard_set(raw_corpus, orderings[name], ref, digests)
+            for name, ref in shards.items()
+        }
         return recipes_check_result(outcomes)
 
     return shards, shard_integrity

@@ -38,7 +38,8 @@ from curation.shards import (
     workers_within,
     write_group,
 )
-from curation.storage import atomic_write, exists, read_bytes, resolve, write_bytes
+from curation.storage import exists, read_bytes, resolve, write_bytes
+from curation.workdir import commit_marker, read_marker
 
 COMMIT = "shards.json"
 
@@ -61,12 +62,7 @@ def _load(loc) -> np.ndarray:
 
 def _read_commit(loc) -> list[dict] | None:
     """The committed shard list, or None when absent or damaged (a rerun rewrites it)."""
-    if not exists(loc):
-        return None
-    try:
-        infos = json.loads(read_bytes(loc))
-    except (ValueError, UnicodeDecodeError):
-        return None
+    infos = read_marker(loc)
     return infos if isinstance(infos, list) and infos else None
 
 
@@ -158,7 +154,7 @@ def commit_shard_set(plan: dict, written: list[dict], ordering: OrderingRef) -> 
         infos = _read_commit(commit)
     else:
         infos = sorted(written, key=lambda s: s["first_position"])
-        atomic_write(commit, json.dumps(infos, indent=1).encode())
+        infos = commit_marker(commit, infos)  # a concurrent run's equal commit wins
         for leftover in (resolve(plan["spill"]), resolve(plan["plan_dir"])):
             if exists(leftover):
                 leftover.fs.delete_dir(leftover.path)
