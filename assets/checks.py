@@ -68,6 +68,8 @@ def check_key(asset: str, name: str) -> AssetCheckKey:
 def _producing_run(instance, asset_key: AssetKey, partition: str | None, run_id: str) -> str | None:
     """The run whose materialization is current: this one if it materialized it, else the
     run of the latest materialization."""
+    if _materialized_in_run(instance, asset_key, partition, run_id):
+        return run_id  # a concurrent run's later materialization must not hide ours
     records = instance.fetch_materializations(
         AssetRecordsFilter(
             asset_key=asset_key, asset_partitions=[partition] if partition else None
@@ -75,6 +77,14 @@ def _producing_run(instance, asset_key: AssetKey, partition: str | None, run_id:
         limit=1,
     ).records
     return records[0].run_id if records else None
+
+
+def _materialized_in_run(instance, asset_key: AssetKey, partition: str | None, run_id: str) -> bool:
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+        event = entry.dagster_event
+        if event.asset_key == asset_key and (partition is None or event.partition == partition):
+            return True
+    return False
 
 
 def _evaluation_in_run(instance, key: AssetCheckKey, run_id: str):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from curation.cli import main as library_main
 from curation.recipes import RecipeError, config_path, load_project
+from curation.runlock import RunLocked, run_lock
 
 
 def _instance():
@@ -43,6 +44,14 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
     return out
 
 
+def _one_run_per_root(instance, project):
+    """A second ``curation run`` on the same instance and storage root stops at once."""
+    from curation.hashing import text_digest
+
+    owner = f"curation run (pid {os.getpid()})"
+    return run_lock(instance.root_directory, owner, name=text_digest(project.storage.root))
+
+
 def run_pipeline(recipes: list[str] | None = None, quiet: bool = False) -> int:
     """Materialize every stage for the recipes asked for; print what was published."""
     started = time.perf_counter()
@@ -57,7 +66,7 @@ def run_pipeline(recipes: list[str] | None = None, quiet: bool = False) -> int:
     job = defs.resolve_job_def("refresh")
     log_level = "WARNING" if quiet else "INFO"
     ok = True
-    with _instance() as instance:
+    with _instance() as instance, _one_run_per_root(instance, project):
         for tags in range_tags(names, project.recipe_names):
             print(
                 f"run: recipes {tags['dagster/asset_partition_range_start']} .. "
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CURATION_CONFIG"] = args.config
     try:
         return run_pipeline(args.recipe, quiet=args.quiet)
-    except RecipeError as exc:
+    except (RecipeError, RunLocked) as exc:
         print(f"curation run: {exc}", file=sys.stderr)
         return 2
 

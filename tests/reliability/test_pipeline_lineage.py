@@ -4,6 +4,7 @@ published."""
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from dagster import instance_for_test
 
 from tests.factories import make_corpus, make_project, published_versions, run_graph, write_scores
@@ -18,6 +19,7 @@ def _messages(error) -> str:
     return " | ".join(parts)
 
 
+@pytest.mark.slow  # two Dagster runs: ~1 min on a busy 2-core machine
 def test_a_corpus_replaced_after_ordering_publishes_nothing(tmp_path):
     corpus = make_corpus(tmp_path / "corpus", n=40)
     ids = pq.read_table(corpus, columns=["id"]).column("id").to_pylist()
