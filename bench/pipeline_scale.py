@@ -18,7 +18,6 @@ the same run:
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -73,8 +72,17 @@ def make_chunk(rng, pool, spaces, first_id: int, n: int) -> pa.Table:
 
 
 def build_corpus(n_docs: int) -> Path:
-    """A cached corpus of ``n_docs`` documents in 4 (or more: ~2.5M docs each) files."""
+    """A cached corpus of ``n_docs`` documents in 4 (or more: ~2.5M docs each) files. One
+    process builds it; another asking meanwhile waits for it."""
     out = CACHE / f"scale-{n_docs}"
+    lock = CACHE / f"scale-{n_docs}.building"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    while not (out / "_DONE").exists():
+        try:
+            lock.touch(exist_ok=False)
+            break
+        except FileExistsError:
+            time.sleep(5)
     if (out / "_DONE").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
@@ -89,6 +97,7 @@ def build_corpus(n_docs: int) -> Path:
                 n = min(CHUNK_DOCS, int(bounds[f + 1]) - a)
                 writer.write_table(make_chunk(rng, pool, spaces, a, n), row_group_size=50_000)
     (out / "_DONE").write_text("ok")
+    lock.unlink()
     return out
 
 
@@ -124,15 +133,8 @@ def floor_child(corpus: Path, copies: int) -> None:
 
 
 def pipeline_command() -> list[str]:
-    """``curation run`` where the CLI has it, else every asset through Dagster's CLI."""
-    from curation import cli
-
-    if re.search(r"[{,]run[,}]", cli.build_parser().format_usage()):
-        return [sys.executable, "-m", "curation.cli", "run"]
-    return [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions"] + [
-        "--select",
-        "*",
-    ]
+    """``curation run`` (the recipes in CURATION_RECIPES, one run over all of them)."""
+    return [sys.executable, "-m", "assets.cli", "run", "--quiet"]
 
 
 def run_pipeline(corpus: Path, args: argparse.Namespace, home: Path) -> dict:
@@ -150,8 +152,8 @@ def run_pipeline(corpus: Path, args: argparse.Namespace, home: Path) -> dict:
         "MPLBACKEND": "Agg",
         "PYTHONPATH": str(ROOT),
     }
-    if args.methods:
-        env["CURATION_METHODS"] = args.methods
+    if args.recipe_names:
+        env["CURATION_RECIPES"] = args.recipe_names
     log = open(home / "pipeline.log", "w")  # noqa: SIM115
     started = time.time()
     proc = subprocess.Popen(pipeline_command(), cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -199,11 +201,13 @@ def measure(n_docs: int, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         home = Path(tmp)
         res = run_pipeline(corpus, args, home)
+        kept = CACHE / f"pipeline-{n_docs}.log"  # the run's log outlives its instance
+        kept.write_text(res["log"].read_text())
         if res["code"]:
             tail = res["log"].read_text().splitlines()[-15:]
-            print("pipeline FAILED:\n  " + "\n  ".join(tail), flush=True)
+            print(f"pipeline FAILED (log: {kept}):\n  " + "\n  ".join(tail), flush=True)
         windows = step_windows(home)
-    recipes = args.recipes
+    recipes = len([r for r in args.recipe_names.split(",") if r]) or 9
     floor = floor_seconds(corpus, recipes)
     stages: dict[str, list] = defaultdict(lambda: [0.0, 0])
     for step, start, end in windows:
@@ -239,8 +243,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", nargs="+", type=float, default=[1e5, 1e6])
     parser.add_argument("--memory-mb", type=int, default=1024, help="the run's memory setting")
-    parser.add_argument("--methods", default="", help="CURATION_METHODS before recipes land")
-    parser.add_argument("--recipes", type=int, default=3, help="recipes the run writes")
+    parser.add_argument(
+        "--recipe-names",
+        default="random,str-paper,saw-paper",
+        help="shipped recipes to run (all three train probes)",
+    )
     parser.add_argument("--out", default="", help="append the summaries (JSON lines) here")
     parser.add_argument("--floor-child")
     parser.add_argument("--copies", type=int, default=1)
