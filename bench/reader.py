@@ -316,6 +316,7 @@ def report_packed(tmp: str, uri: str, spec: str, repeats: int) -> None:
     print(
         f"  PackedDataset     : {n0 / t0:12,.0f} tokens/s   {t_bare / t0:.2f}x bare (goal >= 0.9)"
     )
+    print(f"    (CPU time {c_bare / c0:.2f}x bare: steadier on a busy machine)")
     print(f"    1 worker        : {n1 / t1:12,.0f} tokens/s")
     print(
         f"    2 workers       : {n2 / t2:12,.0f} tokens/s   {t1 / t2:.2f}x 1 worker (goal >= 1.5)"
