@@ -28,9 +28,19 @@ def executor_from_env():
     if kind == "multiprocess":
         limit = int(os.environ.get("CURATION_MAX_PROCESSES", "2"))
         return multiprocess_executor.configured({"max_concurrent": limit})
+    if kind == "docker":  # each step in its own container (deploy/compose.yaml)
+        from dagster_docker import docker_executor
+
+        limit = int(os.environ.get("CURATION_MAX_PROCESSES", "2"))
+        return docker_executor.configured({"max_concurrent": limit})
     if kind == "k8s":
+        import yaml
         from dagster_k8s import k8s_job_executor
 
+        path = os.environ.get("CURATION_K8S_EXECUTOR_CONFIG")  # per-step-kind pod sizes
+        if path:
+            with open(path) as f:
+                return k8s_job_executor.configured(yaml.safe_load(f))
         return k8s_job_executor
     return in_process_executor
 
