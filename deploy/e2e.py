@@ -175,33 +175,44 @@ def print_failure(run_id: str) -> None:
                 print("".join(error["stack"])[-2000:])
 
 
-def wait_run(args) -> None:
-    seen = {r for r in args.seen.split(",") if r}
-    deadline = time.monotonic() + args.timeout
-    run = None
-    while time.monotonic() < deadline:
-        fresh = [r for r in sensor_runs() if r["runId"] not in seen]
-        if fresh:
-            run = fresh[-1]  # the oldest run not yet seen (newest first)
-            if run["status"] in TERMINAL:
-                break
-        time.sleep(5)
-    if run is None:
-        raise SystemExit(f"e2e: no sensor run appeared within {args.timeout} s")
+def print_run(run: dict) -> None:
     tags = {t["key"]: t["value"] for t in run["tags"]}
     took = (run["endTime"] or time.time()) - (run["startTime"] or time.time())
-    print(f"e2e: run {run['runId']} ({run['jobName']}, run key {tags.get('dagster/run_key')}): ")
-    print(f"     {run['status']} in {took:.0f} s, {len(run['stepStats'])} steps")
+    partition = tags.get("dagster/partition", "-")
+    print(f"e2e: run {run['runId']} ({run['jobName']}, partition {partition}, ")
+    print(f"     run key {tags.get('dagster/run_key')}): {run['status']} in {took:.0f} s")
     for step in sorted(run["stepStats"], key=lambda s: s["startTime"] or 0):
         span = (step["endTime"] or 0) - (step["startTime"] or 0)
         print(f"     {step['status']:<9} {span:6.1f} s  {step['stepKey']}")
-    if args.run_id_file:
-        with open(args.run_id_file, "w") as f:
-            f.write(run["runId"] + "\n")
-    if run["status"] != "SUCCESS":
+
+
+def wait_run(args) -> None:
+    """Wait for the runs one sensor tick requested (one per recipe partition, or one in all):
+    the first runs not in --seen, until every one has ended and no further one appeared."""
+    seen = {r for r in args.seen.split(",") if r}
+    deadline = time.monotonic() + args.timeout
+    fresh: list[dict] = []
+    settled_since = None
+    while time.monotonic() < deadline:
+        fresh = [r for r in sensor_runs() if r["runId"] not in seen]
+        done = fresh and all(r["status"] in TERMINAL for r in fresh)
+        if done:
+            settled_since = settled_since or time.monotonic()
+            if time.monotonic() - settled_since >= args.settle:
+                break
+        else:
+            settled_since = None
+        time.sleep(5)
+    if not fresh:
+        raise SystemExit(f"e2e: no sensor run appeared within {args.timeout} s")
+    for run in reversed(fresh):
+        print_run(run)
+    failed = [r for r in fresh if r["status"] != "SUCCESS"]
+    for run in failed:
         if run["status"] not in TERMINAL:
-            print(f"e2e: run still {run['status']} after {args.timeout} s")
+            print(f"e2e: run {run['runId']} still {run['status']} after {args.timeout} s")
         print_failure(run["runId"])
+    if failed:
         sys.exit(1)
 
 
@@ -267,7 +278,7 @@ def main() -> None:
     p = sub.add_parser("wait-run")
     p.add_argument("--seen", default="", help="comma-separated run ids to ignore")
     p.add_argument("--timeout", type=float, default=900)
-    p.add_argument("--run-id-file")
+    p.add_argument("--settle", type=float, default=20, help="seconds with no new run")
     p.set_defaults(func=wait_run)
     p = sub.add_parser("containers", help="check `docker inspect` JSON of the stack's containers")
     p.add_argument("inspect_json")

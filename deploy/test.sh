@@ -88,8 +88,7 @@ bash deploy/stack.sh down >/dev/null 2>&1 || true  # leftovers of an interrupted
 export CURATION_WEB_PORT="$(free_port)" CURATION_GRPC_PORT="$(free_port)"
 export CURATION_S3_PORT="$(free_port)" DAGSTER_PG_PORT="$(free_port)"
 export CURATION_BUCKET=curation-e2e
-# Small and fast: two recipes and a tiny probe (deploy/compose/curation.yaml), a few shards.
-export CURATION_ROWS_PER_SHARD="${CURATION_ROWS_PER_SHARD:-40}"
+# Small and fast: two recipes, a tiny probe, three shards each (deploy/compose/curation.yaml).
 export POSTGRES_FSYNC=off
 bash deploy/stack.sh up postgres s3
 eval "$(bash deploy/stack.sh env)"
@@ -118,14 +117,15 @@ done
 end
 
 begin "refresh 1: sensor launches the run"
-e2e python /deploy/e2e.py wait-run --timeout "$RUN_TIMEOUT" | tee "$WORK/run1.txt"
-run1=$(sed -n 's/^e2e: run \([0-9a-f-]*\) .*/\1/p' "$WORK/run1.txt")
+run_ids() { sed -n 's/^e2e: run \([0-9a-f-]*\) .*/\1/p' "$1"; }
+e2e python /deploy/e2e.py wait-run --timeout "$RUN_TIMEOUT" | tee "$WORK/refresh1.txt"
+runs1=$(run_ids "$WORK/refresh1.txt" | paste -sd,)
 end
 
 begin "refresh 2: score table changed in S3"
 e2e python /deploy/e2e.py change-scores --version 2
-e2e python /deploy/e2e.py wait-run --seen "$run1" --timeout "$RUN_TIMEOUT" | tee "$WORK/run2.txt"
-run2=$(sed -n 's/^e2e: run \([0-9a-f-]*\) .*/\1/p' "$WORK/run2.txt")
+e2e python /deploy/e2e.py wait-run --seen "$runs1" --timeout "$RUN_TIMEOUT" \
+  | tee "$WORK/refresh2.txt"
 end
 
 begin "verify published versions in S3"
@@ -144,7 +144,9 @@ begin "steps ran in separate containers"
 ids=$(docker ps -aq --filter "label=curation.stack=$CURATION_STACK")
 # shellcheck disable=SC2086
 docker inspect $ids >"$WORK/containers.json"
-python3 deploy/e2e.py containers "$WORK/containers.json" "$run1" "$run2"
+# shellcheck disable=SC2046
+python3 deploy/e2e.py containers "$WORK/containers.json" \
+  $(run_ids "$WORK/refresh1.txt") $(run_ids "$WORK/refresh2.txt")
 end
 
 echo "deploy/test: PASSED ($CURATION_IMAGE $((image_size / 1024 / 1024)) MiB)" >&2
