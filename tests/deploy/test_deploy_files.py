@@ -59,4 +59,4 @@ def test_dockerfile_installs_the_lock_offline_as_non_root():
     users = re.findall(r"^USER (\S+)", text, flags=re.M)
     assert users and users[-1] not in ("root", "0")
     wheelhouse = (DEPLOY / "wheelhouse.sh").read_text()
-    assert "-c \"$ROOT/requirements.lock\"" in wheelhouse and "+cpu" in wheelhouse
+    assert '-c "$ROOT/requirements.lock"' in wheelhouse and "+cpu" in wheelhouse
