@@ -2,14 +2,17 @@
 container of our image, on the host network).
 
     python deploy/e2e.py seed            # bucket, a corpus of real text, score table v1
+    python deploy/e2e.py wait-tick       # the sensor's first tick (it records the scores)
     python deploy/e2e.py change-scores   # a new score table: the sensor sees a new version
-    python deploy/e2e.py wait-run --seen RUN_IDS   # the next sensor run, until it ends
+    python deploy/e2e.py wait-run        # the runs of the sensor's next tick, until they end
+    python3 deploy/e2e.py containers INSPECT.json RUN_ID...   # one container per run and step
 
 Data and the S3 endpoint come from the same variables the stack uses (CURATION_CORPUS,
 CURATION_SCORES, AWS_ENDPOINT_URL); the webserver from CURATION_WEB_URL.
 """
 
 import argparse
+import base64
 import inspect
 import io
 import json
@@ -17,6 +20,7 @@ import os
 import sys
 import time
 import urllib.request
+import zlib
 from datetime import datetime
 
 RUNS_QUERY = """
@@ -46,6 +50,16 @@ query Failure($runId: ID!) {
         ... on EngineEvent { error { message } }
       }
     }
+  }
+}
+"""
+TICKS_QUERY = """
+query Ticks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status ticks(limit: 5) { status skipReason timestamp } } }
+    ... on PythonError { message }
+    ... on SensorNotFoundError { message }
   }
 }
 """
@@ -175,6 +189,29 @@ def print_failure(run_id: str) -> None:
                 print("".join(error["stack"])[-2000:])
 
 
+def wait_tick(args) -> None:
+    """Wait until the sensor has evaluated once (its first tick records the score source)."""
+    selector = {
+        "repositoryLocationName": args.location,
+        "repositoryName": "__repository__",
+        "sensorName": args.sensor,
+    }
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        data = graphql(TICKS_QUERY, {"selector": selector})["sensorOrError"]
+        if data["__typename"] != "Sensor":
+            raise SystemExit(f"e2e: sensor {args.sensor}: {data}")
+        ticks = [t for t in data["sensorState"]["ticks"] if t["status"] != "STARTED"]
+        if ticks:
+            tick = ticks[0]
+            print(f"e2e: sensor {args.sensor} ticked: {tick['status']} {tick['skipReason'] or ''}")
+            if tick["status"] == "FAILURE":
+                sys.exit(1)
+            return
+        time.sleep(3)
+    raise SystemExit(f"e2e: sensor {args.sensor} did not tick within {args.timeout} s")
+
+
 def print_run(run: dict) -> None:
     tags = {t["key"]: t["value"] for t in run["tags"]}
     took = (run["endTime"] or time.time()) - (run["startTime"] or time.time())
@@ -222,6 +259,14 @@ def _time(stamp: str) -> float:
     return datetime.fromisoformat(head + "+00:00").timestamp() + float("0." + (frac or "0"))
 
 
+def _step_args(cmd: list[str]) -> str:
+    """The step's arguments as text: `dagster api execute_step` gets them as zlib+base64 JSON."""
+    if "--compressed-input-json" in cmd:
+        blob = cmd[cmd.index("--compressed-input-json") + 1]
+        return zlib.decompress(base64.b64decode(blob)).decode()
+    return " ".join(cmd)
+
+
 def containers(args) -> None:
     """From `docker inspect` output: each run had its own container, and each step of it one
     more container of its own (docker_executor), at least two of them running at once."""
@@ -235,7 +280,7 @@ def containers(args) -> None:
         steps = {}
         for c in inspected:
             env = dict(e.split("=", 1) for e in c["Config"]["Env"] or [])
-            if "DAGSTER_RUN_STEP_KEY" in env and run_id in " ".join(c["Config"]["Cmd"] or []):
+            if "DAGSTER_RUN_STEP_KEY" in env and run_id in _step_args(c["Config"]["Cmd"] or []):
                 state = c["State"]
                 span = (_time(state["StartedAt"]), _time(state["FinishedAt"]), state["ExitCode"])
                 steps.setdefault(env["DAGSTER_RUN_STEP_KEY"], []).append((c["Id"][:12], *span))
@@ -275,6 +320,11 @@ def main() -> None:
     p = sub.add_parser("change-scores")
     p.add_argument("--version", type=int, default=2)
     p.set_defaults(func=change_scores)
+    p = sub.add_parser("wait-tick")
+    p.add_argument("--sensor", default="refresh_sensor")
+    p.add_argument("--location", default="curation")
+    p.add_argument("--timeout", type=float, default=300)
+    p.set_defaults(func=wait_tick)
     p = sub.add_parser("wait-run")
     p.add_argument("--seen", default="", help="comma-separated run ids to ignore")
     p.add_argument("--timeout", type=float, default=900)
