@@ -118,3 +118,13 @@ def test_docker_executor_is_selected_by_environment(monkeypatch):
     assert executor_from_env().name == "docker"
     monkeypatch.setenv("CURATION_EXECUTOR", "in_process")
     assert executor_from_env().name != "docker"
+
+
+def test_stack_project_file_is_valid_and_small():
+    """The stack's recipes parse with the project's own loader; the probe budget stays tiny."""
+    from curation.recipes import load_project
+
+    project = load_project(DEPLOY / "compose" / "curation.yaml", env={})
+    assert project.recipe_names == ["random", "saw"]
+    assert project.probe.seeds == 1 and project.probe.overrides["token_budget"] <= 20_000
+    assert all(r.probe for r in project.recipes)
