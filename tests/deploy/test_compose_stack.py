@@ -122,9 +122,11 @@ def test_docker_executor_is_selected_by_environment(monkeypatch):
 
 def test_stack_project_file_is_valid_and_small():
     """The stack's recipes parse with the project's own loader; the probe budget stays tiny."""
+    from assets.probes import probe_config
     from curation.recipes import load_project
 
     project = load_project(DEPLOY / "compose" / "curation.yaml", env={})
     assert project.recipe_names == ["random", "saw"]
-    assert project.probe.seeds == 1 and project.probe.overrides["token_budget"] <= 20_000
     assert all(r.probe for r in project.recipes)
+    probe = probe_config(project.probe)  # the overrides are fields the probe accepts
+    assert probe.seeds == 1 and probe.token_budget <= 20_000

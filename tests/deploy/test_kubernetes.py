@@ -136,7 +136,7 @@ def test_each_step_kind_builds_a_valid_kubernetes_job(op_name):
     pod = job.spec.template.spec
     container = pod.containers[0]
     assert container.resources.requests["cpu"] and container.resources.limits["memory"]
-    if op_name == "probe_runs":
+    if op_name == "probe_train":
         assert container.resources.limits["nvidia.com/gpu"] == "1"
         assert pod.node_selector and pod.tolerations[0].key == "nvidia.com/gpu"
         assert container.image.endswith("-cuda")
