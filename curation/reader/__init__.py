@@ -12,7 +12,6 @@ from curation.reader.documents import (
     ChecksumMismatch,
     OrderedDataset,
     OrderedLoader,
-    set_torch_threads_for_workers,
 )
 from curation.reader.packed import PackedDataset, PackedLoader
 from curation.reader.rows import RowSource, VersionMismatch, open_job_version, split_dataset_uri
@@ -28,6 +27,5 @@ __all__ = [
     "RowSource",
     "VersionMismatch",
     "open_job_version",
-    "set_torch_threads_for_workers",
     "split_dataset_uri",
 ]

@@ -283,8 +283,3 @@ class OrderedLoader:
 
     def load_state_dict(self, state: dict) -> None:
         self.dataset.load_state_dict(state)
-
-
-def set_torch_threads_for_workers(worker_id: int) -> None:
-    """``worker_init_fn`` that keeps each DataLoader worker single-threaded (2-core machines)."""
-    torch.set_num_threads(1)
