@@ -20,7 +20,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
-import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation import publish
