@@ -77,6 +77,11 @@ def _coded(values: Any) -> pa.Array:
     return normalize_ids(array) if id_kind(array) is not None else array
 
 
+def _code_type(n: int) -> type:
+    """int32 codes while they fit (half the memory of int64 at 10^8 rows), else int64."""
+    return np.int32 if n < np.iinfo(np.int32).max // 2 else np.int64
+
+
 def _dense_codes(arrays: list[pa.Array]) -> np.ndarray:
     """Dictionary codes of the concatenation (-1 for null); disjoint types never match."""
     if len({a.type for a in arrays}) > 1:
@@ -88,7 +93,7 @@ def _dense_codes(arrays: list[pa.Array]) -> np.ndarray:
         return np.concatenate(parts)
     joined = pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0]
     indices = joined.dictionary_encode().indices.fill_null(-1)
-    return indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return indices.to_numpy(zero_copy_only=False).astype(_code_type(len(joined)))  # writable
 
 
 def shared_codes(*arrays: Any) -> list[np.ndarray]:
@@ -96,7 +101,7 @@ def shared_codes(*arrays: Any) -> list[np.ndarray]:
     own negative code, so nulls are never equal to anything (nor to each other)."""
     if all(isinstance(a, np.ndarray) and a.dtype.kind == "i" for a in arrays):
         joined = np.concatenate([a.astype(np.int64, copy=False) for a in arrays])
-        codes = pd.factorize(joined)[0].astype(np.int64)
+        codes = pd.factorize(joined)[0].astype(_code_type(len(joined)), copy=False)
     else:
         codes = _dense_codes([_coded(a) for a in arrays])
     nulls = np.flatnonzero(codes < 0)

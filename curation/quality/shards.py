@@ -19,7 +19,7 @@ from curation.quality.outcome import (
 
 def _shard_labels(lengths: np.ndarray, total: int) -> np.ndarray:
     """Shard index of every row given per-shard row counts, -1 past their sum."""
-    labels = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    labels = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
     return padded(labels, total, -1)
 
 
@@ -53,16 +53,17 @@ def check_shards(
     lengths = np.array([len(s) for s in shards], dtype=np.int64)
     starts = np.cumsum(lengths) - lengths
     expected_codes, *shard_codes = shared_codes(expected, *shards)
-    actual_codes = np.concatenate(shard_codes) if shard_codes else np.array([], np.int64)
+    actual_codes = np.concatenate(shard_codes) if shard_codes else np.array([], np.int32)
     n_actual = int(lengths.sum())
     total = max(len(expected), n_actual)
-    position = np.arange(total, dtype=np.int64)
+    in_shards, in_expected = np.zeros(total, bool), np.zeros(total, bool)
+    in_shards[:n_actual], in_expected[: len(expected)] = True, True
     frame = {
         "shard": _shard_labels(lengths, total),
         "expected_code": padded(expected_codes, total, -1),
         "actual_code": padded(actual_codes, total, -1),
-        "in_shards": position < n_actual,
-        "in_expected": position < len(expected),
+        "in_shards": in_shards,
+        "in_expected": in_expected,
     }
     expectations = [
         expect(
