@@ -56,6 +56,7 @@ def test_pipeline_on_postgres_s3_and_multiprocess(tmp_path, s3_bucket, moto_endp
         "CURATION_CONFIG": config,
         "CURATION_RECIPES": "random,saw",
         "CURATION_ROWS_PER_SHARD": "16",
+        "CURATION_SHARD_STEPS": "3",
         "CURATION_MAX_PROCESSES": "2",
     }
     dagster = str(Path(sys.executable).with_name("dagster"))
@@ -79,7 +80,7 @@ def test_pipeline_on_postgres_s3_and_multiprocess(tmp_path, s3_bucket, moto_endp
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "Launching subprocess" in proc.stderr  # the multiprocess executor
-    # output shards are independent steps (40 docs, 16 per shard -> 3 shard writes per method)
+    # shard writes are independent steps (40 docs, 16 per shard, 3 steps -> 3 writes per recipe)
     for index in range(3):
         assert f"shards.shards_write[{mapping_key('saw', index)}]" in proc.stderr
 
