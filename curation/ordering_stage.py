@@ -5,8 +5,6 @@ recipe meets a corpus: parameters resolved against the corpus size, content addr
 the stored table, and the invariants re-verified from scratch.
 """
 
-import warnings
-
 import numpy as np
 
 from curation.metrics import expected_shape
@@ -17,6 +15,7 @@ from curation.recipes import Project, Recipe
 from curation.refs import CorpusRef, OrderingRef, ScoresRef
 from curation.scores.aligned import aligned_scores
 from curation.storage import exists, resolve
+from curation.warnings_capture import captured_warnings
 
 BATCH_SIZE = 16  # window of the local-diversity metric: the probe's batch size
 
@@ -37,8 +36,7 @@ def compute_ordering(
     """The recipe's permutation, written once per content key (a rerun reuses it)."""
     ids, values = aligned_scores(corpus, scores)
     params = {**recipe.ordering_params(corpus.rows), **(overrides or {})}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with captured_warnings() as messages:
         result = order(values, recipe.method, **params)
     params = result.metadata["params"]
     key = ordering_key(corpus.version, scores.version, recipe.method, params)
@@ -59,7 +57,7 @@ def compute_ordering(
         metrics=metrics,
         curve=curve,
         structure=_structure(result.metadata),
-        warnings=tuple(str(w.message) for w in caught),
+        warnings=tuple(messages),
         override=bool(overrides),
     )
 
@@ -68,8 +66,7 @@ def check_recipe_ordering(ref: OrderingRef, corpus: CorpusRef, scores: ScoresRef
     """A complete permutation, equal to a fresh recomputation, in the method's shape."""
     _, values = aligned_scores(corpus, scores)
     positions = ref.read_rows()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with captured_warnings():  # already reported when the ordering was computed
         recomputed = order(values, ref.method, **ref.params)
     metrics = guideline_metrics(values, positions, BATCH_SIZE, ref.params.get("ascending", True))
     metrics.pop("curve")
