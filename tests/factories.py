@@ -3,8 +3,11 @@ runs of the real graph."""
 
 import inspect
 import json
+import os
 import pathlib
+from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
@@ -18,6 +21,7 @@ from dagster import (
 
 from assets.automation import range_tags
 from assets.resources import ProjectResource
+from curation import storage
 from curation.recipes import Project, parse_project
 from definitions import build_definitions
 
@@ -157,3 +161,91 @@ def manifest(root: str, dataset: str, version: str) -> dict:
     return json.loads(
         (pathlib.Path(root) / "published" / dataset / version / "manifest.json").read_text()
     )
+
+
+# ---------------------------------------------------------------- synthetic corpora and scores
+
+
+def corpus_table(n: int, seed: int = 0, doc_bytes: int = 200) -> pa.Table:
+    """n documents with unique string ids and varied text (sizes differ so orders differ)."""
+    rng = np.random.default_rng(seed)
+    words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"])
+    lengths = rng.integers(doc_bytes // 12, doc_bytes // 4, size=n)
+    picks = rng.integers(0, len(words), size=int(lengths.sum()))
+    ends = np.cumsum(lengths)
+    texts = [
+        " ".join(words[picks[e - k : e]])
+        for e, k in zip(ends.tolist(), lengths.tolist(), strict=True)
+    ]
+    return pa.table({"id": [f"doc-{i:06d}" for i in range(n)], "text": texts})
+
+
+def write_corpus(path: Path, n: int, seed: int = 0, files: int = 1, doc_bytes: int = 200) -> str:
+    """A parquet corpus (one file, or a directory of ``files`` files); returns its path."""
+    table = corpus_table(n, seed, doc_bytes)
+    if files == 1:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, row_group_size=max(1, n // 4))
+        return str(path)
+    path.mkdir(parents=True, exist_ok=True)
+    cuts = np.linspace(0, n, files + 1).astype(int)
+    for i in range(files):
+        part = table.slice(int(cuts[i]), int(cuts[i + 1] - cuts[i]))
+        pq.write_table(part, path / f"corpus-{i:03d}.parquet", row_group_size=1000)
+    return str(path)
+
+
+def score_table(ids: list, seed: int = 0) -> pa.Table:
+    """Seeded random ``quality`` scores for ``ids``."""
+    rng = np.random.default_rng(seed + 1)
+    return pa.table({"id": ids, "quality": rng.random(len(ids))})
+
+
+def write_random_scores(path: Path, ids: list, seed: int = 0) -> str:
+    """A parquet score table of seeded random ``quality`` values for ``ids``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(score_table(ids, seed), path)
+    return str(path)
+
+
+# ---------------------------------------------------------------- published versions
+
+LINEAGE = {
+    "corpus_version": "corpus-1",
+    "score_version": "scores-1",
+    "method": "str",
+    "params": {"num_sections": 2, "folding_ratio": 0.225},
+    "seed": 42,
+    "code_version": "test",
+}
+
+
+def ordered_table(start: int, stop: int, seed: int = 0) -> pa.Table:
+    """Rows in published order: position = global row index, ids that are not positions."""
+    pos = np.arange(start, stop, dtype=np.int64)
+    rng = np.random.default_rng(seed + start)
+    return pa.table(
+        {
+            "id": pa.array([f"doc-{(p * 7919) % 100003}" for p in pos.tolist()]),
+            "text": pa.array([f"text of row {p}" for p in pos.tolist()]),
+            "position": pa.array(pos),
+            "score": pa.array(rng.random(len(pos))),
+        }
+    )
+
+
+def write_shards(
+    directory: str, n: int, shards: int = 3, row_group: int = 7, seed: int = 0
+) -> list[str]:
+    """Write n ordered rows as ``shards`` parquet files (uneven sizes) under a local dir or s3."""
+    base = storage.resolve(directory)
+    cuts = np.linspace(0, n, shards + 1).astype(int)
+    uris = []
+    for i in range(shards):
+        loc = base.join(f"in-{i}.parquet")
+        if not loc.is_s3:
+            os.makedirs(base.path, exist_ok=True)
+        table = ordered_table(int(cuts[i]), int(cuts[i + 1]), seed)
+        pq.write_table(table, loc.path, filesystem=loc.fs, row_group_size=row_group)
+        uris.append(loc.uri)
+    return uris

@@ -7,7 +7,7 @@ import pytest
 
 from curation import publish
 from curation.datasets_cli import main
-from tests.curation.test_publish import LINEAGE, write_shards
+from tests.factories import LINEAGE, write_shards
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from curation import publish
 from curation.export.tokens import TokenExportError, TokenStore, export_tokens
 from curation.reader import PackedDataset
-from tests.curation.test_publish import LINEAGE, write_shards
+from tests.factories import LINEAGE, write_shards
 
 N = 57
 EOT = 256

@@ -16,46 +16,7 @@ from hypothesis import strategies as st
 from curation import publish, storage
 from curation.names import InvalidName, validate_dataset_name
 from curation.publish import NotPublished, PublishError, PublishRefused
-
-LINEAGE = {
-    "corpus_version": "corpus-1",
-    "score_version": "scores-1",
-    "method": "str",
-    "params": {"num_sections": 2, "folding_ratio": 0.225},
-    "seed": 42,
-    "code_version": "test",
-}
-
-
-def ordered_table(start: int, stop: int, seed: int = 0) -> pa.Table:
-    """Rows in published order: position = global row index, ids that are not positions."""
-    pos = np.arange(start, stop, dtype=np.int64)
-    rng = np.random.default_rng(seed + start)
-    return pa.table(
-        {
-            "id": pa.array([f"doc-{(p * 7919) % 100003}" for p in pos.tolist()]),
-            "text": pa.array([f"text of row {p}" for p in pos.tolist()]),
-            "position": pa.array(pos),
-            "score": pa.array(rng.random(len(pos))),
-        }
-    )
-
-
-def write_shards(
-    directory: str, n: int, shards: int = 3, row_group: int = 7, seed: int = 0
-) -> list[str]:
-    """Write n ordered rows as ``shards`` parquet files (uneven sizes) under a local dir or s3."""
-    base = storage.resolve(directory)
-    cuts = np.linspace(0, n, shards + 1).astype(int)
-    uris = []
-    for i in range(shards):
-        loc = base.join(f"in-{i}.parquet")
-        if not loc.is_s3:
-            os.makedirs(base.path, exist_ok=True)
-        table = ordered_table(int(cuts[i]), int(cuts[i + 1]), seed)
-        pq.write_table(table, loc.path, filesystem=loc.fs, row_group_size=row_group)
-        uris.append(loc.uri)
-    return uris
+from tests.factories import LINEAGE, write_shards
 
 
 @pytest.fixture

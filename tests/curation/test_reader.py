@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from curation import publish
 from curation.reader import ChecksumMismatch, OrderedDataset, _RowSource
-from tests.curation.test_publish import LINEAGE, write_shards
+from tests.factories import LINEAGE, write_shards
 
 N = 103  # not a multiple of any global batch below: exercises the ragged tail
 

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from curation import publish
 from curation.reader import OrderedDataset
-from tests.curation.test_publish import LINEAGE, write_shards
+from tests.factories import LINEAGE, write_shards
 
 N = 103
 

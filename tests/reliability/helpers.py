@@ -14,54 +14,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[2]
 JOB = Path(__file__).with_name("job.py")
-
-
-# ---------------------------------------------------------------- test data
-
-
-def corpus_table(n: int, seed: int = 0, doc_bytes: int = 200) -> pa.Table:
-    """n documents with unique string ids and varied text (sizes differ so orders differ)."""
-    rng = np.random.default_rng(seed)
-    words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"])
-    lengths = rng.integers(doc_bytes // 12, doc_bytes // 4, size=n)
-    picks = rng.integers(0, len(words), size=int(lengths.sum()))
-    ends = np.cumsum(lengths)
-    texts = [
-        " ".join(words[picks[e - k : e]])
-        for e, k in zip(ends.tolist(), lengths.tolist(), strict=True)
-    ]
-    return pa.table({"id": [f"doc-{i:06d}" for i in range(n)], "text": texts})
-
-
-def write_corpus(path: Path, n: int, seed: int = 0, files: int = 1, doc_bytes: int = 200) -> str:
-    """A parquet corpus (one file, or a directory of ``files`` files); returns its path."""
-    table = corpus_table(n, seed, doc_bytes)
-    if files == 1:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path, row_group_size=max(1, n // 4))
-        return str(path)
-    path.mkdir(parents=True, exist_ok=True)
-    cuts = np.linspace(0, n, files + 1).astype(int)
-    for i in range(files):
-        part = table.slice(int(cuts[i]), int(cuts[i + 1] - cuts[i]))
-        pq.write_table(part, path / f"corpus-{i:03d}.parquet", row_group_size=1000)
-    return str(path)
-
-
-def score_table(ids: list, seed: int = 0) -> pa.Table:
-    rng = np.random.default_rng(seed + 1)
-    return pa.table({"id": ids, "quality": rng.random(len(ids))})
-
-
-def write_scores(path: Path, ids: list, seed: int = 0) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(score_table(ids, seed), path)
-    return str(path)
 
 
 # ---------------------------------------------------------------- the library pipeline

@@ -22,7 +22,8 @@ from curation.ordering import METHODS, order
 from curation.publish import PublishError
 from curation.scores import ScoreError, align_scores, combine_scores, import_scores
 from curation.shards import ShardError, write_ordered_shards
-from tests.reliability.helpers import corpus_table, run_library_pipeline, score_table
+from tests.factories import corpus_table, score_table
+from tests.reliability.helpers import run_library_pipeline
 
 MAX_NAMED = 10
 LINEAGE = {

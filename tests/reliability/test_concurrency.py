@@ -8,13 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation import publish
-from tests.reliability.helpers import (
-    job_command,
-    job_env,
-    visible_state_problems,
-    write_corpus,
-    write_scores,
-)
+from tests.factories import write_corpus
+from tests.factories import write_random_scores as write_scores
+from tests.reliability.helpers import job_command, job_env, visible_state_problems
 
 
 @pytest.fixture(scope="module")

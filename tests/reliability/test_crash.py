@@ -16,14 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation import publish
+from tests.factories import write_corpus
+from tests.factories import write_random_scores as write_scores
 from tests.reliability.helpers import (
     cli_verify,
     job_command,
     job_env,
     run_job,
     visible_state_problems,
-    write_corpus,
-    write_scores,
 )
 
 KILLS_PER_PHASE = 8  # 16 kills in all: bounded so the test stays around half a minute

@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation import publish
-from tests.reliability.helpers import job_command, job_env, run_job, write_corpus, write_scores
+from tests.factories import write_corpus
+from tests.factories import write_random_scores as write_scores
+from tests.reliability.helpers import job_command, job_env, run_job
 
 MACHINES = [
     {"TZ": "UTC", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},

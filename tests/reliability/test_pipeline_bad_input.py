@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.ordering import METHODS
-from tests.factories import make_project, run_graph
-from tests.reliability.helpers import corpus_table, find_secrets
+from tests.factories import corpus_table, make_project, run_graph
+from tests.reliability.helpers import find_secrets
 
 CANARY_KEY_ID = "AKIA" + "RELIABCANARY0042"
 CANARY_SECRET = "canary" + "SecretValue/0123456789abcdefghijKLMNOP"

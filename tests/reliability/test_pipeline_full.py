@@ -11,7 +11,8 @@ from pathlib import Path
 import dagster
 import pytest
 
-from tests.reliability.helpers import cli_verify, write_scores
+from tests.factories import write_random_scores as write_scores
+from tests.reliability.helpers import cli_verify
 from tests.reliability.test_pipeline_bad_input import (
     CANARY_KEY_ID,
     CANARY_PG_PW,
@@ -31,7 +32,7 @@ def full_run(tmp_path_factory):
     patch.setenv("AWS_ACCESS_KEY_ID", CANARY_KEY_ID)
     patch.setenv("AWS_SECRET_ACCESS_KEY", CANARY_SECRET)
     patch.setenv("DAGSTER_PG_PASSWORD", CANARY_PG_PW)
-    from tests.reliability.helpers import corpus_table
+    from tests.factories import corpus_table
 
     scores = write_scores(tmp_path / "scores.parquet", corpus_table(60).column("id").to_pylist())
     try:
