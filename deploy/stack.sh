@@ -3,6 +3,7 @@
 #
 #   deploy/stack.sh up [SERVICE...]   # start (all services, or the ones named)
 #   deploy/stack.sh down              # stop and remove the stack and every run/step container
+#   deploy/stack.sh wait SERVICE...   # until each service's healthcheck passes (5 min at most)
 #   deploy/stack.sh env               # print the stack's variables (export lines)
 #   deploy/stack.sh compose ARGS...   # any docker-compose command (ps, logs, ...)
 #
@@ -56,12 +57,30 @@ remove_launched() {  # run and step containers are not compose's: they carry the
   fi
 }
 
+wait_healthy() {  # compose v1 has no `up --wait`: poll each container's healthcheck
+  local service id status
+  for service in "$@"; do
+    for _ in $(seq 1 150); do
+      id=$(compose ps -q "$service" 2>/dev/null || true)
+      status=""
+      [ -z "$id" ] || status=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null || true)
+      [ "$status" = healthy ] && break
+      sleep 2
+    done
+    [ "$status" = healthy ] || { log "$service is not healthy ($status) after 5 minutes"; return 1; }
+  done
+}
+
 load_env
 case "${1:-}" in
   up)
     shift
     compose up -d "$@"
     [ $# -gt 0 ] || log "UI on $CURATION_WEB_URL"
+    ;;
+  wait)
+    shift
+    wait_healthy "$@"
     ;;
   down)
     compose down -v --remove-orphans --timeout 10 || true

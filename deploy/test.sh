@@ -92,6 +92,7 @@ export CURATION_BUCKET=curation-e2e
 # Small and fast: two recipes, a tiny probe, three shards each (deploy/compose/curation.yaml).
 export POSTGRES_FSYNC=off
 bash deploy/stack.sh up postgres s3
+bash deploy/stack.sh wait postgres s3
 eval "$(bash deploy/stack.sh env)"
 end
 
@@ -110,11 +111,7 @@ end
 
 begin "code server, webserver, daemon up"
 bash deploy/stack.sh up
-for _ in $(seq 1 120); do  # compose returns once they started; wait until the UI answers
-  python3 -c "import urllib.request as u; u.urlopen('$CURATION_WEB_URL/server_info', timeout=5)" \
-    2>/dev/null && break
-  sleep 2
-done
+bash deploy/stack.sh wait codeserver webserver  # compose returns once they started
 end
 
 begin "sensor's first tick (records scores v1)"
