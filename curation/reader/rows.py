@@ -26,17 +26,22 @@ def split_dataset_uri(uri: str) -> tuple[str, str, str | None]:
     return root, dataset, version
 
 
+class ShardLayoutMismatch(ValueError):
+    """A shard's row groups differ from what its manifest claims."""
+
+
 class RowSource:
     """Reads global row ranges through parquet row groups, keeping one decoded group cached."""
 
     def __init__(self, version_uri: str, manifest: dict, columns: list[str] | None):
         self._dir = storage.resolve(version_uri)
         self._columns = columns
-        sizes, owners = [], []
+        sizes, owners, self._expected = [], [], []
         for i, shard in enumerate(manifest["shards"]):
             groups = shard.get("row_groups") or [shard["rows"]]
             sizes += groups
             owners += [(i, j) for j in range(len(groups))]
+            self._expected.append([int(g) for g in groups])
         self._names = [s["name"] for s in manifest["shards"]]
         self._owners = owners
         self._starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
@@ -52,7 +57,22 @@ class RowSource:
             self._file = loc.fs.open_input_file(loc.path)
             self._pf = pq.ParquetFile(self._file)
             self._file_idx = shard_idx
+            self._check_layout(shard_idx)
         return self._pf
+
+    def _check_layout(self, shard_idx: int) -> None:
+        """The file's own row groups must be the manifest's: rows are never placed by an
+        unchecked claim, also when the job reads without ``verify``."""
+        meta = self._pf.metadata
+        actual = [meta.row_group(k).num_rows for k in range(meta.num_row_groups)]
+        if actual != self._expected[shard_idx]:
+            name = self._names[shard_idx]
+            self.close()
+            raise ShardLayoutMismatch(
+                f"{self._dir.uri}/{name}: row groups {actual[:8]} (of {len(actual)}) differ from "
+                f"the manifest's {self._expected[shard_idx][:8]}; the version is damaged or "
+                "tampered with: run `curation datasets verify`"
+            )
 
     def _group(self, g: int) -> pa.Table:
         if self._cached[0] != g:

@@ -17,6 +17,7 @@ import pytest
 from curation import publish
 from curation.publish import ManifestError
 from curation.reader import ChecksumMismatch, OrderedDataset
+from curation.reader.rows import ShardLayoutMismatch
 
 LINEAGE = {
     "corpus_version": "c1",
@@ -74,6 +75,19 @@ def test_row_group_sizes_are_checked_against_the_footer(version):
     assert "row groups [10], manifest says [5, 5]" in _problems(root, vdir)
     with pytest.raises(ChecksumMismatch, match="row groups"):
         OrderedDataset(str(vdir), verify=True)
+
+
+def test_the_reader_without_verify_never_places_rows_by_unchecked_row_groups(version):
+    """The edit above, read without ``verify``: the shard's footer refutes the manifest
+    before any of its rows is served (it used to yield 35 of 40 rows)."""
+    _, vdir = version
+    _edit(vdir, lambda m: m["shards"][1].update(row_groups=[5, 5]))
+    served = []
+    with pytest.raises(ShardLayoutMismatch, match="part-00001.parquet: row groups"):
+        for batch in OrderedDataset(str(vdir), batch_size=4, verify=False):
+            served += list(batch["id"])
+    # whatever came out before the refusal is a correct prefix (blocks are decoded ahead)
+    assert [str(x) for x in served] == [f"d{p}" for p in range(len(served))]
 
 
 def test_dropping_the_last_shard_and_its_entry_breaks_the_version_id(version):
