@@ -31,8 +31,9 @@ def _instance():
     return DagsterInstance.get()
 
 
-def step_seconds(instance, run_id: str) -> dict[str, float]:
-    starts, out = {}, {}
+def step_windows(instance, run_id: str) -> list[tuple[str, float, float]]:
+    """(step key, start, end) of every finished step of a run, from its event log."""
+    starts, out = {}, []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or event.step_key is None:
@@ -40,8 +41,15 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
         if event.event_type_value == "STEP_START":
             starts[event.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            out[event.step_key] = entry.timestamp - starts.get(event.step_key, entry.timestamp)
+            out.append(
+                (event.step_key, starts.get(event.step_key, entry.timestamp), entry.timestamp)
+            )
     return out
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Seconds per finished step of a run."""
+    return {step: end - start for step, start, end in step_windows(instance, run_id)}
 
 
 def _one_run_per_root(instance, project):

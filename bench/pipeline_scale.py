@@ -174,19 +174,12 @@ def step_windows(home: Path) -> list[tuple[str, float, float]]:
     os.environ["DAGSTER_HOME"] = str(home)
     from dagster import DagsterInstance
 
+    from assets.cli import step_windows as run_step_windows
+
     windows = []
     with DagsterInstance.get() as instance:
         for run in instance.get_runs():
-            starts = {}
-            for entry in instance.all_logs(run.run_id):
-                event = entry.dagster_event
-                if event is None or event.step_key is None:
-                    continue
-                if event.event_type_value == "STEP_START":
-                    starts[event.step_key] = entry.timestamp
-                elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-                    start = starts.get(event.step_key, entry.timestamp)
-                    windows.append((event.step_key, start, entry.timestamp))
+            windows += run_step_windows(instance, run.run_id)
     return windows
 
 
