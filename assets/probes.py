@@ -36,12 +36,9 @@ from assets.resources import ProjectResource
 from curation.corpus import iter_batches
 from curation.probe.config import ProbeConfig, preset
 from curation.probe.data import collect_eval_tokens
-from curation.probe.experiment import save_eval_sets
 from curation.probe.heldout import HeldOut
-from curation.probe.report import write_report
 from curation.probe.result import ProbeResult
 from curation.probe.tokens import load as load_tokenizer
-from curation.probe.train import ProbeJob, run_probe
 from curation.refs import CorpusRef, ScoresRef
 from curation.scores.aligned import aligned_scores
 from curation.storage import exists, read_bytes, resolve, write_bytes
@@ -95,6 +92,8 @@ def _eval_sets(raw_corpus: CorpusRef, scores: np.ndarray, held: HeldOut, cfg, ba
     tokens = collect_eval_tokens(
         batches(), held, load_tokenizer(cfg.tokenizer), cfg.eval_max_tokens
     )
+    from curation.probe.experiment import save_eval_sets
+
     return save_eval_sets(tokens, base.join("eval").uri)
 
 
@@ -152,9 +151,11 @@ def build_probe_ops(tags: dict):
     def probe_train(context: OpExecutionContext, plan: dict, run: list) -> list:
         """One (recipe, seed) probe; after the last retry a failure is recorded, not raised,
         so the report still gathers the runs that finished."""
+        from curation.probe import train  # torch: imported by train steps only
+
         name, seed = run
         recipe = plan["recipes"][name]
-        job = ProbeJob(
+        job = train.ProbeJob(
             recipe=name,
             seed=int(seed),
             shards=tuple(recipe["shards"]),
@@ -172,7 +173,7 @@ def build_probe_ops(tags: dict):
             )
 
         try:
-            result = run_probe(job, progress)
+            result = train.run_probe(job, progress)
         except Exception as exc:
             if context.retry_number < RETRIES:
                 raise
@@ -276,6 +277,8 @@ def build_probe_assets(project):
             context.log.warning("no probe run has finished")
             context.add_output_metadata({"missing_runs": missing})
             return {"dir": out, "missing": missing, "recipes": []}
+        from curation.probe.report import write_report
+
         report = write_report(
             results, out, expected=expected, score_curves=curves, title="Ordering probe report"
         )

@@ -6,6 +6,7 @@ import pytest
 from dagster import DagsterEventType, instance_for_test
 
 import assets.probes
+import curation.probe.train
 from tests.factories import make_corpus, make_project, run_graph, write_scores
 
 RECIPES = [
@@ -56,7 +57,7 @@ def _report(result) -> dict:
 
 
 def test_one_step_per_recipe_and_seed_retry_alone_and_resume(project, monkeypatch):
-    real = assets.probes.run_probe
+    real = curation.probe.train.run_probe
     attempts = {"n": 0}
 
     def flaky(job, progress=None):
@@ -65,7 +66,7 @@ def test_one_step_per_recipe_and_seed_retry_alone_and_resume(project, monkeypatc
             raise RuntimeError("simulated node loss")
         return real(job, progress)
 
-    monkeypatch.setattr(assets.probes, "run_probe", flaky)
+    monkeypatch.setattr(curation.probe.train, "run_probe", flaky)
     with instance_for_test() as instance:
         first = run_graph(instance, project)
         assert first.success
@@ -80,7 +81,7 @@ def test_one_step_per_recipe_and_seed_retry_alone_and_resume(project, monkeypatc
         logs = [e.message for e in instance.all_logs(first.run_id) if e.message]
         assert any("random/seed 0: step 5/" in m and "tokens/s" in m for m in logs)
 
-        monkeypatch.setattr(assets.probes, "run_probe", real)
+        monkeypatch.setattr(curation.probe.train, "run_probe", real)
         second = run_graph(instance, project)
         assert second.success
         assert len(_train_steps(second)) == 1  # only the missing run trains again
