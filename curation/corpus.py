@@ -398,7 +398,7 @@ def content_digests(uri: str, id_column: str = "id", text_column: str = "text") 
     """
     parts = [
         row_digests(b.column(0), b.column(1))
-        for b in iter_batches(uri, columns=[id_column, text_column])
+        for b in iter_batches(uri, columns=[id_column, text_column], batch_size=32768)
     ]
     return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
 

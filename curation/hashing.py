@@ -49,32 +49,66 @@ def text_digest(text: str, length: int = 16) -> str:
 
 
 _PRIME = np.uint64(0x100000001B3)
+_PRIME_INVERSE = np.uint64(pow(0x100000001B3, -1, 1 << 64))
 
 
 def row_digests(ids: pa.Array, texts: pa.Array) -> np.ndarray:
     """One uint64 per row over the UTF-8 bytes of ``id`` and ``text`` (a content fingerprint
-    to compare rows that should be the same document; not cryptographic). Vectorised:
-    per-byte weights ``P^k`` and one ``np.add.reduceat`` per column, no per-row loop."""
+    to compare rows that should be the same document; not cryptographic).
+
+    Per column, a row's sum is ``sum((byte + salt) * P**k)`` over its bytes ``k = 0..len-1``.
+    Vectorised without a per-row loop or a per-byte ``power``: one running product gives
+    ``P**j`` for the batch's global byte offsets, one running sum of the weighted bytes
+    gives every row's sum times ``P**start``, and ``P`` is odd, so ``P**-start`` (mod 2**64)
+    takes that factor out. All arithmetic wraps mod 2**64, as the definition does.
+    """
     out = np.zeros(len(ids), dtype=np.uint64)
     for salt, column in enumerate((ids, texts), start=1):
-        strings = pc.cast(column, pa.large_string()).fill_null("\x00null")
-        offsets = np.frombuffer(strings.buffers()[1], np.int64)[
-            strings.offset : strings.offset + len(strings) + 1
-        ]
-        data = strings.buffers()[2]
-        raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-        raw = raw[offsets[0] : offsets[-1]].astype(np.uint64)
-        starts = offsets[:-1] - offsets[0]
-        lengths = np.diff(offsets)
-        within = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, lengths)
-        with np.errstate(over="ignore"):
-            weighted = (raw + np.uint64(salt)) * np.power(_PRIME, within.astype(np.uint64))
-            sums = np.zeros(len(ids), dtype=np.uint64)
-            nonempty = lengths > 0
-            if raw.size:
-                sums[nonempty] = np.add.reduceat(weighted, starts[nonempty])
-            out = _mix(out * _PRIME + sums + lengths.astype(np.uint64) * np.uint64(salt))
+        offsets, raw = _utf8_buffers(column)
+        lengths = np.diff(offsets).astype(np.uint64)
+        out = _mix(out * _PRIME + _row_sums(raw, offsets, salt) + lengths * np.uint64(salt))
     return out
+
+
+def _utf8_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(row offsets from 0, bytes) of a string column as large_string (null -> a marker)."""
+    strings = pc.cast(column, pa.large_string()).fill_null("\x00null")
+    offsets = np.frombuffer(strings.buffers()[1], np.int64)[
+        strings.offset : strings.offset + len(strings) + 1
+    ]
+    data = strings.buffers()[2]
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets - offsets[0], raw[offsets[0] : offsets[-1]]
+
+
+def _row_sums(raw: np.ndarray, offsets: np.ndarray, salt: int) -> np.ndarray:
+    """``sum((raw[j] + salt) * P**(j - start))`` over each row's bytes, mod 2**64."""
+    if raw.size == 0:
+        return np.zeros(len(offsets) - 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        weights = np.full(raw.size, _PRIME, dtype=np.uint64)
+        weights[0] = 1
+        np.cumprod(weights, out=weights)  # P**j
+        np.multiply(weights, raw + np.uint64(salt), out=weights)
+        np.cumsum(weights, out=weights)  # running sum through byte j
+        ends, starts = offsets[1:] - 1, offsets[:-1] - 1  # last byte of a row, of the row before
+        before = np.where(starts >= 0, weights[np.maximum(starts, 0)], np.uint64(0))
+        sums = np.where(ends > starts, weights[np.maximum(ends, 0)] - before, np.uint64(0))
+        return sums * _power(_PRIME_INVERSE, offsets[:-1])
+
+
+def _power(base: np.uint64, exponents: np.ndarray) -> np.ndarray:
+    """``base ** e`` mod 2**64 for each exponent, by squaring (64 steps, vectorised)."""
+    result = np.ones(len(exponents), dtype=np.uint64)
+    square = np.full(len(exponents), base, dtype=np.uint64)
+    e = exponents.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        while e.any():
+            odd = (e & np.uint64(1)).astype(bool)
+            result[odd] *= square[odd]
+            square *= square
+            e >>= np.uint64(1)
+    return result
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
