@@ -14,14 +14,13 @@ import os
 import posixpath
 from collections.abc import Iterator
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from curation.hashing import row_digests, sha256_of
+from curation.hashing import sha256_of
 from curation.ids import IdTypeError, normalize_ids
 from curation.storage import Location, list_files, resolve
 
@@ -337,8 +336,12 @@ def _conform(loc: Location, batch: pa.RecordBatch, schema: pa.Schema) -> pa.Reco
         ) from exc
 
 
-def read_ids(uri: str, id_column: str = "id") -> pa.Array:
-    """The id column in global row order, validated: string or int64, no nulls, unique."""
+def read_ids(uri: str, id_column: str = "id", check_unique: bool = True) -> pa.Array:
+    """The id column in global row order, validated: string or int64, no nulls, unique.
+
+    ``check_unique=False`` skips the uniqueness pass (a hash of every id, ~3 s at 10^7) for
+    callers holding a corpus version whose ids were already found unique (``CorpusRef``).
+    """
     chunks = [b.column(0) for b in iter_batches(uri, columns=[id_column])]
     if not chunks or sum(len(c) for c in chunks) == 0:
         raise CorpusError(f"corpus {uri} is empty: no rows")
@@ -349,6 +352,8 @@ def read_ids(uri: str, id_column: str = "id") -> pa.Array:
         raise CorpusError(
             f"{uri}: {ids.null_count} null value(s) in id column {id_column!r} at rows {_fmt(rows)}"
         )
+    if not check_unique:
+        return ids
     counts = pc.value_counts(ids)
     repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
     if len(repeated):
@@ -387,20 +392,6 @@ def corpus_version(uri: str) -> str:
 
 class CorpusChanged(CorpusError):
     """The corpus bytes differ from the version a run computed earlier (edited mid-run)."""
-
-
-def content_digests(uri: str, id_column: str = "id", text_column: str = "text") -> np.ndarray:
-    """One content fingerprint per row (``curation.hashing.row_digests``), in row order.
-
-    Computed from the same batches the stage reads, so lineage can be bound to content:
-    the shard check compares the shards' digests with those of the corpus rows they
-    should hold, taken when the corpus version was taken.
-    """
-    parts = [
-        row_digests(b.column(0), b.column(1))
-        for b in iter_batches(uri, columns=[id_column, text_column], batch_size=32768)
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
 
 
 def assert_unchanged(uri: str, version: str) -> None:

@@ -52,22 +52,78 @@ _PRIME = np.uint64(0x100000001B3)
 _PRIME_INVERSE = np.uint64(pow(0x100000001B3, -1, 1 << 64))
 
 
-def row_digests(ids: pa.Array, texts: pa.Array) -> np.ndarray:
+def row_digests(ids: pa.Array, texts: pa.Array, hasher: "RowHasher | None" = None) -> np.ndarray:
     """One uint64 per row over the UTF-8 bytes of ``id`` and ``text`` (a content fingerprint
-    to compare rows that should be the same document; not cryptographic).
+    to compare rows that should be the same document; not cryptographic). Pass one
+    ``RowHasher`` for many batches: it keeps its work arrays."""
+    return (hasher or RowHasher())(ids, texts)
+
+
+class RowHasher:
+    """Row fingerprints, vectorised, with no per-row loop and no per-byte ``power``.
 
     Per column, a row's sum is ``sum((byte + salt) * P**k)`` over its bytes ``k = 0..len-1``.
-    Vectorised without a per-row loop or a per-byte ``power``: one running product gives
-    ``P**j`` for the batch's global byte offsets, one running sum of the weighted bytes
-    gives every row's sum times ``P**start``, and ``P`` is odd, so ``P**-start`` (mod 2**64)
-    takes that factor out. All arithmetic wraps mod 2**64, as the definition does.
+    With the batch's bytes at global offsets ``j``, ``P**j`` and its running sum are data-free
+    tables (kept between batches, grown as needed); one running sum of ``byte * P**j`` then
+    gives every row's sum times ``P**start``, and ``P`` is odd, so the kept table of
+    ``P**-j`` (mod 2**64) takes that factor out. All arithmetic wraps mod 2**64, as the
+    definition does. The work arrays are reused because a fresh 64 MB array per batch
+    costs more in page faults than the arithmetic on it.
     """
-    out = np.zeros(len(ids), dtype=np.uint64)
-    for salt, column in enumerate((ids, texts), start=1):
-        offsets, raw = _utf8_buffers(column)
-        lengths = np.diff(offsets).astype(np.uint64)
-        out = _mix(out * _PRIME + _row_sums(raw, offsets, salt) + lengths * np.uint64(salt))
-    return out
+
+    def __init__(self) -> None:
+        empty = np.zeros(0, dtype=np.uint64)
+        self._powers, self._power_sums, self._inverse, self._work = empty, empty, empty, empty
+
+    def __call__(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=np.uint64)
+        for salt, column in enumerate((ids, texts), start=1):
+            offsets, raw = _utf8_buffers(column)
+            lengths = np.diff(offsets).astype(np.uint64)
+            sums = self._row_sums(raw, offsets, salt)
+            with np.errstate(over="ignore"):
+                out = _mix(out * _PRIME + sums + lengths * np.uint64(salt))
+        return out
+
+    def _grow(self, size: int) -> None:
+        if size <= self._powers.size:
+            return
+        size = max(size, 2 * self._powers.size)
+        with np.errstate(over="ignore"):
+            self._powers = _running_product(_PRIME, size)  # P**j
+            self._power_sums = np.cumsum(self._powers)  # sum of P**k, k <= j
+            self._inverse = _running_product(_PRIME_INVERSE, size)  # P**-j
+        self._work = np.empty(size, dtype=np.uint64)
+
+    def _row_sums(self, raw: np.ndarray, offsets: np.ndarray, salt: int) -> np.ndarray:
+        """``sum((raw[j] + salt) * P**(j - start))`` over each row's bytes, mod 2**64."""
+        n = raw.size
+        if n == 0:
+            return np.zeros(len(offsets) - 1, dtype=np.uint64)
+        self._grow(n + 1)  # an empty last row starts at n
+        work = self._work[:n]
+        with np.errstate(over="ignore"):
+            np.multiply(self._powers[:n], raw, out=work)
+            np.cumsum(work, out=work)  # running sum of byte * P**j through byte j
+            data = _span_sums(work, offsets)
+            weights = _span_sums(self._power_sums[:n], offsets)
+            return (data + np.uint64(salt) * weights) * self._inverse[offsets[:-1]]
+
+
+def _running_product(base: np.uint64, size: int) -> np.ndarray:
+    """``base ** j`` for j < size, mod 2**64."""
+    values = np.full(size, base, dtype=np.uint64)
+    values[0] = 1
+    with np.errstate(over="ignore"):
+        return np.cumprod(values, out=values)
+
+
+def _span_sums(running: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum over each row's span ``[offsets[i], offsets[i+1])`` from a running sum."""
+    ends, starts = offsets[1:] - 1, offsets[:-1] - 1  # last byte of a row, of the row before
+    with np.errstate(over="ignore"):
+        before = np.where(starts >= 0, running[np.maximum(starts, 0)], np.uint64(0))
+        return np.where(ends > starts, running[np.maximum(ends, 0)] - before, np.uint64(0))
 
 
 def _utf8_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -79,36 +135,6 @@ def _utf8_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     data = strings.buffers()[2]
     raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
     return offsets - offsets[0], raw[offsets[0] : offsets[-1]]
-
-
-def _row_sums(raw: np.ndarray, offsets: np.ndarray, salt: int) -> np.ndarray:
-    """``sum((raw[j] + salt) * P**(j - start))`` over each row's bytes, mod 2**64."""
-    if raw.size == 0:
-        return np.zeros(len(offsets) - 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        weights = np.full(raw.size, _PRIME, dtype=np.uint64)
-        weights[0] = 1
-        np.cumprod(weights, out=weights)  # P**j
-        np.multiply(weights, raw + np.uint64(salt), out=weights)
-        np.cumsum(weights, out=weights)  # running sum through byte j
-        ends, starts = offsets[1:] - 1, offsets[:-1] - 1  # last byte of a row, of the row before
-        before = np.where(starts >= 0, weights[np.maximum(starts, 0)], np.uint64(0))
-        sums = np.where(ends > starts, weights[np.maximum(ends, 0)] - before, np.uint64(0))
-        return sums * _power(_PRIME_INVERSE, offsets[:-1])
-
-
-def _power(base: np.uint64, exponents: np.ndarray) -> np.ndarray:
-    """``base ** e`` mod 2**64 for each exponent, by squaring (64 steps, vectorised)."""
-    result = np.ones(len(exponents), dtype=np.uint64)
-    square = np.full(len(exponents), base, dtype=np.uint64)
-    e = exponents.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        while e.any():
-            odd = (e & np.uint64(1)).astype(bool)
-            result[odd] *= square[odd]
-            square *= square
-            e >>= np.uint64(1)
-    return result
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from curation.ordering_table import ordering_key, write_ordering_table
 from curation.quality import CheckOutcome, check_ordering
 from curation.recipes import Project, Recipe
 from curation.refs import CorpusRef, OrderingRef, ScoresRef
-from curation.scores.aligned import aligned_scores
+from curation.scores.aligned import aligned_values
 from curation.storage import exists, resolve
 from curation.warnings_capture import captured_warnings
 
@@ -34,7 +34,7 @@ def compute_ordering(
     overrides: dict | None = None,
 ) -> OrderingRef:
     """The recipe's permutation, written once per content key (a rerun reuses it)."""
-    ids, values = aligned_scores(corpus, scores)
+    values = aligned_values(corpus, scores)
     params = {**recipe.ordering_params(corpus.rows), **(overrides or {})}
     with captured_warnings() as messages:
         result = order(values, recipe.method, **params)
@@ -42,7 +42,7 @@ def compute_ordering(
     key = ordering_key(corpus.version, scores.version, recipe.method, params)
     loc = resolve(project.path("work", "orderings", recipe.method, key, "ordering.parquet"))
     if not exists(loc):
-        write_ordering_table(loc, ids, np.asarray(result))
+        write_ordering_table(loc, corpus.read_ids(), np.asarray(result))
     metrics = guideline_metrics(values, result, BATCH_SIZE, params.get("ascending", True))
     curve = metrics.pop("curve")
     return OrderingRef(
@@ -64,7 +64,7 @@ def compute_ordering(
 
 def check_recipe_ordering(ref: OrderingRef, corpus: CorpusRef, scores: ScoresRef) -> CheckOutcome:
     """A complete permutation, equal to a fresh recomputation, in the method's shape."""
-    _, values = aligned_scores(corpus, scores)
+    values = aligned_values(corpus, scores)
     positions = ref.read_rows()
     with captured_warnings():  # already reported when the ordering was computed
         recomputed = order(values, ref.method, **ref.params)

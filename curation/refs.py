@@ -31,10 +31,18 @@ class CorpusRef:
     text_column: str = "text"
 
     def read_ids(self) -> pa.Array:
-        """The id column only: the one per-document array a stage holds."""
-        from curation.corpus import read_ids
+        """The id column only: the one per-document array a stage holds. Its ids were found
+        unique when this version was taken (``raw_corpus``), so that pass is not repeated;
+        a corpus of another length than the version's is refused."""
+        from curation.corpus import CorpusError, read_ids
 
-        return read_ids(self.uri, id_column=self.id_column)
+        ids = read_ids(self.uri, id_column=self.id_column, check_unique=False)
+        if len(ids) != self.rows:
+            raise CorpusError(
+                f"corpus {self.uri} has {len(ids)} rows, its version {self.version} had "
+                f"{self.rows}: it changed during the run; rerun from the corpus step"
+            )
+        return ids
 
 
 @dataclass(frozen=True)

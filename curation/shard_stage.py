@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from curation.machine import available_cores
 from curation.recipes import Project
 from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardRef, ShardSetRef
-from curation.scores.aligned import aligned_scores
+from curation.scores.aligned import aligned_values
 from curation.shards import (
     MiB,
     ShardJob,
@@ -95,7 +95,7 @@ def plan_shard_set(
     if plan["reused"]:
         return plan
     rows = ordering.read_rows()
-    _, values = aligned_scores(corpus, scores)
+    values = aligned_values(corpus, scores)
     plan_dir = resolve(plan["plan_dir"])
     _save(plan_dir.join("rows.npy"), rows)
     _save(plan_dir.join("positions.npy"), inverse_permutation(rows))

@@ -3,7 +3,8 @@ corpus row it came from, in the corpus version the lineage names."""
 
 import numpy as np
 
-from curation.corpus import assert_unchanged, content_digests
+from curation.corpus import assert_unchanged
+from curation.digests import content_digests
 from curation.quality.outcome import CheckOutcome
 from curation.quality.shards import check_shards
 from curation.refs import CorpusRef, OrderingRef, ShardSetRef
@@ -19,7 +20,7 @@ def check_shard_set(
 
     Raises :class:`curation.corpus.CorpusChanged` when the corpus bytes no longer give the
     version the ordering (and so the lineage) names. ``corpus_digests`` (from
-    :func:`curation.corpus.content_digests`) may be passed to share one corpus read
+    :func:`curation.digests.content_digests`) may be passed to share one corpus read
     between several recipes.
     """
     assert_unchanged(corpus.uri, ordering.corpus_version)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curation.machine import release_memory
 from curation.quality.outcome import MAX_OFFENDERS, jsonable
 
 
@@ -100,6 +101,7 @@ def run_suites(suites: list[Suite]) -> list[dict[str, Any]]:
             rows += _validate(context, source, suite, frame, suite.expectations, suite.name)
         else:
             rows += _validate_chunked(context, source, suite, columns, n)
+    release_memory()  # GX's chunk frames would otherwise stay resident (glibc heap)
     return rows
 
 

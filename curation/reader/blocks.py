@@ -64,10 +64,6 @@ def _numpy(x) -> np.ndarray:
     return x.numpy() if isinstance(x, torch.Tensor) else x
 
 
-def _numpy(x) -> np.ndarray:
-    return x.numpy() if isinstance(x, torch.Tensor) else x
-
-
 def token_blocks(
     source, plan: np.ndarray, num_workers: int = 0, kwargs: dict | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -16,14 +16,18 @@ from curation.storage import atomic_write, exists, read_bytes, resolve
 
 def aligned_scores(corpus: CorpusRef, scores: ScoresRef) -> tuple[pa.Array, np.ndarray]:
     """Corpus ids and the driving score at each corpus row (float64)."""
-    ids = corpus.read_ids()
+    return corpus.read_ids(), aligned_values(corpus, scores)
+
+
+def aligned_values(corpus: CorpusRef, scores: ScoresRef) -> np.ndarray:
+    """The driving score at each corpus row (float64); reads the ids only to join them."""
     cache = resolve(scores.uri.rsplit("/", 1)[0]).join(f"aligned-{corpus.version}.npy")
     if exists(cache):
         values = np.load(io.BytesIO(read_bytes(cache)), allow_pickle=False)
-        if values.size == len(ids):
-            return ids, values
-    values = align_scores(ids, scores.read_table(), scores.column)
+        if values.size == corpus.rows:
+            return values
+    values = align_scores(corpus.read_ids(), scores.read_table(), scores.column)
     buffer = io.BytesIO()
     np.save(buffer, values, allow_pickle=False)
     atomic_write(cache, buffer.getvalue())  # parallel steps may race to fill it: same bytes
-    return ids, values
+    return values

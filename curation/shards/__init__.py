@@ -26,7 +26,7 @@ parquet file), ``gather``, ``bucket``, ``groups`` (bounded units), ``pool`` (thr
 ``ordered`` (the one-call driver).
 """
 
-from curation.machine import available_cores
+from curation.machine import available_cores, release_memory
 from curation.shards.bucket import (
     SPILL_COMPRESSION,
     SPILL_NAME,
@@ -58,7 +58,6 @@ from curation.shards.memory import (
     MiB,
     data_budget,
     min_data_bytes,
-    release_memory,
     resident_bytes,
     workers_within,
 )

@@ -13,10 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from curation.machine import release_memory
 from curation.shards.errors import ShardError
 from curation.shards.job import ShardJob
 from curation.shards.layout import POSITION, CorpusLayout, SourceReader
-from curation.shards.memory import DEFAULT_MEMORY_LIMIT, release_memory
+from curation.shards.memory import DEFAULT_MEMORY_LIMIT
 from curation.shards.plan import ShardSpec
 from curation.shards.writer import ShardInfo, write_parquet
 from curation.storage import Location, list_files, resolve

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from curation.machine import release_memory
 from curation.shards.job import ShardJob
 from curation.shards.layout import CorpusLayout, SourceReader
-from curation.shards.memory import DEFAULT_MEMORY_LIMIT, release_memory
+from curation.shards.memory import DEFAULT_MEMORY_LIMIT
 from curation.shards.plan import ShardSpec
 from curation.shards.writer import ShardInfo, write_parquet
 from curation.storage import resolve

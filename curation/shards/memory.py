@@ -9,7 +9,6 @@ fragmentation, and only the rest is planned for data.
 import warnings
 
 import numpy as np
-import pyarrow as pa
 
 from curation.machine import resident_bytes
 from curation.shards.errors import MemoryCapError, MemoryCapWarning
@@ -75,8 +74,3 @@ def workers_within(
     need = max(min_data_bytes(layout, rg_rows), 1.0)
     room = (memory_limit_bytes - baseline) * (1 - HEADROOM)
     return int(max(1, min(most, room // need)))
-
-
-def release_memory() -> None:
-    """Hand freed Arrow memory back to the OS between passes (mimalloc/jemalloc keep it)."""
-    pa.default_memory_pool().release_unused()

@@ -2,8 +2,16 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from curation.metrics import count_sweeps, expected_shape, longest_gap, score_curve
+from curation.metrics import (
+    count_sweeps,
+    expected_shape,
+    longest_gap,
+    percentile_ranks,
+    score_curve,
+)
 from curation.ordering import guideline_metrics, order
 
 N = 20_000
@@ -77,3 +85,18 @@ def test_empty_and_constant():
     assert guideline_metrics([], [])["n"] == 0
     m = guideline_metrics(np.ones(50), np.arange(50))
     assert m["max_jump"] == 0 and m["cliffs"] == 0 and m["local_diversity"] == 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, 1.0])),
+        max_size=60,
+    )
+)
+def test_percentile_ranks_are_the_lowest_rank_of_each_tie(values):
+    """Equal to the definition: the number of scores below (NaN: above every number)."""
+    scores = np.asarray(values, dtype=np.float64)
+    ordered = np.sort(scores)
+    expected = np.searchsorted(ordered, scores, side="left") / max(scores.size, 1)
+    np.testing.assert_array_equal(percentile_ranks(scores), expected)

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.corpus import CorpusChanged, assert_unchanged, content_digests, corpus_version
+from curation.corpus import CorpusChanged, assert_unchanged, corpus_version
+from curation.digests import content_digests
 from curation.ordering import order
 from curation.quality import check_shards
 from curation.shards import write_ordered_shards
