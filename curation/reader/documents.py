@@ -7,7 +7,8 @@ sharding). This reader assigns global positions to ranks and workers explicitly:
   ``s0`` = resume position) and holds ``m = min(B, n - g)`` rows; rank r gets the r-th of
   ``world_size`` contiguous pieces, ``m // world_size`` rows each plus one for the first
   ``m % world_size`` ranks: exactly ``batch_size`` rows while full, an even split of the
-  ragged tail (in batch mode every rank has the same number of steps);
+  ragged tail (in batch mode every rank has the same number of steps; a tail of fewer rows
+  than ranks joins the step before it, so no rank ever gets an empty batch);
 * DataLoader worker w of W produces the steps with ``k % W == w``; the DataLoader's in-order
   round robin over workers then hands them out in step order.
 
@@ -15,7 +16,6 @@ So concatenating what all ranks consume at each step is the published order. See
 docs/reader.md for recipes.
 """
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -89,9 +89,32 @@ class OrderedDataset(IterableDataset):
 
     def num_steps(self) -> int:
         """Steps left from the resume position; equal on every rank."""
+        steps, _ = self._schedule()
+        return steps
+
+    def _schedule(self) -> tuple[int, bool]:
+        """(steps left, whether the last step also takes a tail smaller than the world).
+
+        In batch mode no rank ever gets an empty batch: a ragged tail of fewer rows than
+        ranks joins the step before it (that step's ranks get ``batch_size`` or one more
+        row), so nothing is dropped and every rank still runs the same number of steps.
+        """
+        left, per = self.num_rows - self._start, self.global_batch_size
+        full, rest = divmod(left, per)
+        if self.drop_last:
+            return full, False
+        if self.batch_size is not None and 0 < rest < self.world_size and full:
+            return full, True
+        return full + (rest > 0), False
+
+    def _check_rows_for_every_rank(self) -> None:
         left = self.num_rows - self._start
-        per = self.global_batch_size
-        return left // per if self.drop_last else math.ceil(left / per)
+        if self.batch_size is not None and not self.drop_last and 0 < left < self.world_size:
+            raise ValueError(
+                f"{left} row(s) left of {self.dataset} {self.version} for {self.world_size} "
+                "ranks: a rank would get an empty batch (a NaN loss); resume with at most "
+                f"{left} rank(s), or pass drop_last=True"
+            )
 
     def __len__(self) -> int:
         """Items this rank yields: steps in batch mode; in sample mode the steps whose
@@ -107,6 +130,9 @@ class OrderedDataset(IterableDataset):
         per = self.global_batch_size
         starts = self._start + steps.astype(np.int64) * per
         m = np.minimum(per, self.num_rows - starts)
+        total, joined = self._schedule()
+        if joined:  # the last step also holds the small tail
+            m = np.where(steps == total - 1, self.num_rows - starts, m)
         q, extra = m // self.world_size, m % self.world_size
         lo = starts + self.rank * q + np.minimum(self.rank, extra)
         return lo, lo + q + (self.rank < extra)
@@ -119,6 +145,7 @@ class OrderedDataset(IterableDataset):
         in_process = info is None
         if in_process:
             self._steps = 0
+        self._check_rows_for_every_rank()
         steps = np.arange(worker, self.num_steps(), workers, dtype=np.int64)
         per_block = self._steps_per_block()
         source = RowSource(self.uri, self.manifest, self.columns)
@@ -178,6 +205,8 @@ class OrderedDataset(IterableDataset):
         """
         steps = self._steps if steps_done is None else steps_done
         consumed = min(self.num_rows, self._start + steps * self.global_batch_size)
+        if steps and steps >= self.num_steps():  # the last step may also hold a small tail
+            consumed = self.num_rows
         epoch = self.epoch
         if consumed == self.num_rows:  # a finished pass: the next one starts at row 0
             epoch, consumed = epoch + 1, 0
@@ -269,6 +298,7 @@ class OrderedLoader:
             yield from self._dl  # the dataset counts its own steps in-process
             return
         ds = self.dataset
+        ds._check_rows_for_every_rank()
         ds._steps = 0
         for group in self._dl:
             lengths = group["lengths"].to_numpy()

@@ -93,13 +93,31 @@ def test_ragged_tail_split_evenly_and_drop_last(published):
     assert concat_steps(dropped) == list(range(96))
 
 
-def test_tail_smaller_than_world_gives_empty_batches(published):
+def test_a_tail_smaller_than_the_world_joins_the_step_before(published):
     uri, _ = published
-    per_rank = rank_batches(uri, 4, 0, batch_size=34)  # 103 - 0 < 136: one step, 25/26 each
+    per_rank = rank_batches(uri, 4, 0, batch_size=34)  # 103 < 136: one step, 25/26 each
     assert concat_steps(per_rank) == list(range(N))
+    per_rank = rank_batches(uri, 4, 0, batch_size=5)  # 103 = 5*20 + 3: 3 rows for 4 ranks
+    assert {len(r) for r in per_rank} == {5}  # same steps everywhere, none of them empty
+    assert min(len(b) for r in per_rank for b in r) == 5
+    assert [len(r[-1]) for r in per_rank] == [6, 6, 6, 5]  # the last step took the 3 rows
+    assert concat_steps(per_rank) == list(range(N))
+    ds = OrderedDataset(uri, rank=3, world_size=4, batch_size=5)
+    assert len(ds) == 5
+    assert ds.state_dict(steps_done=5) == {**ds.state_dict(0), "epoch": 1, "samples_consumed": 0}
+
+
+def test_fewer_rows_left_than_ranks_is_refused_not_an_empty_batch(published):
+    uri, _ = published
     ds = OrderedDataset(uri, rank=3, world_size=4, batch_size=1)
     ds.load_state_dict({"version": ds.version, "samples_consumed": 101})
-    assert [b["position"].tolist() for b in ds] == [[]]  # 2 rows left over 4 ranks
+    with pytest.raises(ValueError, match="2 row.*left.*4 ranks.*empty batch"):
+        list(ds)
+    with pytest.raises(ValueError, match="empty batch"):
+        list(ds.loader(num_workers=1))
+    ds = OrderedDataset(uri, rank=3, world_size=4, batch_size=1, drop_last=True)
+    ds.load_state_dict({"version": ds.version, "samples_consumed": 101})
+    assert list(ds) == []
 
 
 def consume(uri, world_size, batch, stop):
