@@ -208,6 +208,12 @@ def measure(n_docs: int, args: argparse.Namespace) -> dict:
         stage[0] += end - start
         stage[1] = max(stage[1], res["sampler"].peak_between(start, end))
     data = sum(s[0] for name, s in stages.items() if name not in NOT_DATA)
+    if windows:
+        first = min(start for _, start, _ in windows)
+        print(f"{'step':48s} {'start s':>8s} {'seconds':>8s} {'peak RSS MiB':>13s}")
+        for step, start, end in sorted(windows, key=lambda w: w[1]):
+            peak = res["sampler"].peak_between(start, end) / MiB
+            print(f"{step:48s} {start - first:8.1f} {end - start:8.1f} {peak:13.0f}")
     print(f"{'stage':16s} {'seconds':>9s} {'peak RSS MiB':>13s}")
     for name in STAGES:
         if name in stages:

@@ -125,13 +125,13 @@ def _validate(context, source, suite: Suite, frame, expectations, name: str) -> 
     return sorted(rows, key=lambda r: rank.get(r["label"], len(rank)))  # in the suite's order
 
 
-def _repeated(values: np.ndarray) -> np.ndarray:
+def repeated(values: np.ndarray) -> np.ndarray:
     """True where a value occurs more than once (what GX's uniqueness flags; NaN never
     repeats). One sorted copy (8 bytes a row), then a lookup among the repeated values."""
     ordered = np.sort(values)
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    twice = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     del ordered
-    return np.isin(values, repeated)
+    return np.isin(values, twice)
 
 
 def _validate_chunked(context, source, suite: Suite, columns: dict, n: int) -> list[dict]:
@@ -143,7 +143,7 @@ def _validate_chunked(context, source, suite: Suite, columns: dict, n: int) -> l
             table.append(e)
         elif kind == "ExpectColumnValuesToBeUnique":
             flag = f"__repeated__{e.column}"
-            columns[flag] = _repeated(columns[e.column])
+            columns[flag] = repeated(columns[e.column])
             internal.append(flag)
             label = (e.meta or {}).get("label", kind)
             local.append(

@@ -10,8 +10,12 @@ import pytest
 from curation.corpus import CorpusChanged, assert_unchanged, corpus_version
 from curation.digests import content_digests
 from curation.ordering import order
+from curation.ordering_table import write_ordering_table
 from curation.quality import check_shards
+from curation.quality.content import check_shard_set
+from curation.refs import CorpusRef, OrderingRef, ShardRef, ShardSetRef
 from curation.shards import write_ordered_shards
+from curation.storage import resolve
 
 
 def _write(path, texts):
@@ -60,3 +64,64 @@ def test_content_check_passes_on_an_unchanged_corpus(tmp_path):
     outcome = check_shards(expected_ids, ids, expected_digests=digests[rows], shard_digests=got)
     assert outcome.passed, outcome.description
     assert len(np.unique(digests)) == 50  # distinct documents, distinct fingerprints
+
+
+def _shard_set(tmp_path, n=90, rows_per_shard=25, seed=2):
+    """A corpus, its ordering and its committed-style shard set, as the pipeline refs."""
+    corpus = tmp_path / "c.parquet"
+    _write(corpus, [f"text {i} " * (i % 7 + 1) for i in range(n)])
+    ids = pq.read_table(corpus).column("id")
+    rows = np.random.default_rng(seed).permutation(n)
+    table = resolve(str(tmp_path / "ordering.parquet"))
+    write_ordering_table(table, ids, rows)
+    version = corpus_version(str(corpus))
+    cref = CorpusRef(uri=str(corpus), version=version, rows=n, files=1, id_type="string")
+    oref = OrderingRef(
+        uri=table.uri, recipe="r", method="random", params={}, key="k", rows=n,
+        corpus_version=version, score_version="s",
+    )  # fmt: skip
+    infos = write_ordered_shards(
+        str(corpus), rows, str(tmp_path / "out"), rows_per_shard=rows_per_shard, progress=False
+    )
+    shards = tuple(
+        ShardRef(path=i.path, rows=i.rows, first_position=i.first_position, sha256=i.sha256,
+                 bytes=i.bytes)
+        for i in infos
+    )  # fmt: skip
+    return (
+        cref,
+        oref,
+        ShardSetRef(uri=str(tmp_path / "out"), recipe="r", shards=shards, ordering=oref),
+    )
+
+
+def test_a_sound_shard_set_is_checked_shard_by_shard(tmp_path):
+    cref, oref, sref = _shard_set(tmp_path)
+    outcome = check_shard_set(cref, oref, sref)
+    assert outcome.passed, outcome.description
+    assert outcome.metadata["checked"] == "shard by shard"
+    assert outcome.metadata["shard_lengths"] == [25, 25, 25, 15]
+    assert {r["element_count"] for r in outcome.results} == {90}  # every row, summed over shards
+
+
+def test_a_damaged_shard_set_gets_the_whole_set_report(tmp_path):
+    cref, oref, sref = _shard_set(tmp_path)
+    first, second = sref.shards[0], sref.shards[1]
+    table = pq.read_table(first.path)
+    texts = table.column("text").to_pylist()
+    texts[3] = "tampered"
+    pq.write_table(table.set_column(1, "text", pa.array(texts)), first.path)
+    pq.write_table(pq.read_table(first.path), second.path)  # shard 2 repeats shard 1
+    outcome = check_shard_set(cref, oref, sref)
+    assert not outcome.passed
+    assert "checked" not in outcome.metadata  # the whole-set report, every position
+    assert outcome.metadata["differing_positions"] == 25  # shard 2 holds shard 1's ids
+    assert outcome.metadata["content_differs"] == 26  # those, and the tampered row 3
+    assert outcome.metadata["repeated_rows"] == 50
+
+
+def test_shards_that_do_not_tile_the_positions_get_the_whole_set_report(tmp_path):
+    cref, oref, sref = _shard_set(tmp_path)
+    dropped = ShardSetRef(uri=sref.uri, recipe="r", shards=sref.shards[:-1], ordering=oref)
+    outcome = check_shard_set(cref, oref, dropped)
+    assert not outcome.passed and outcome.metadata["missing_rows"] == 15
