@@ -11,6 +11,7 @@ from typing import Any
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from curation import refs
+from curation.machine import release_memory
 from curation.storage import atomic_write, exists, read_bytes, resolve
 
 
@@ -32,6 +33,12 @@ class RefIOManager(ConfigurableIOManager):
         return f"{self._base()}/runs/{'/'.join(parts)}.json"
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
+        self._store(context, obj)
+        # The step's work is done once its output is stored: hand the memory it freed back
+        # to the OS before the next step runs in this process (in-process executor).
+        release_memory()
+
+    def _store(self, context: OutputContext, obj: Any) -> None:
         if not context.has_asset_key:
             atomic_write(resolve(self._op_uri(context)), refs.dumps(obj).encode())
             return

@@ -17,7 +17,7 @@ from curation.corpus import iter_batches
 from curation.hashing import RowHasher
 from curation.machine import available_cores, release_memory
 
-BATCH_ROWS = 16384
+BATCH_ROWS = 8192  # ~2 MB of text: each thread's work arrays are ~70 MB
 
 
 def content_digests(
