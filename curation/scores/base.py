@@ -13,11 +13,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.corpus import CorpusError, iter_batches, list_corpus_files, read_ids
+from curation.corpus import iter_batches, list_corpus_files, read_ids
 from curation.machine import resident_bytes
 from curation.scores.builtin import BUILTIN_SCORERS
-from curation.scores.parallel import choose_workers, score_batches
+from curation.scores.parallel import choose_workers, score_batches, score_units
 from curation.scores.text import TextBatch
+from curation.scores.units import checked_text, parquet_row_groups, read_row_group
 
 
 @runtime_checkable
@@ -76,23 +77,6 @@ def reference_texts(
     return pa.concat_arrays(picked) if picked else pa.array([], pa.string())
 
 
-def _check_text(uri: str, batch: pa.RecordBatch, text_column: str, null_texts: str) -> pa.Array:
-    """The text column; null texts are refused naming their ids, unless
-    ``null_texts="empty"`` says to score them as empty documents."""
-    text = batch.column(1)
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        raise CorpusError(
-            f"{uri}: text column {text_column!r} has type {text.type}, expected strings"
-        )
-    if text.null_count and null_texts != "empty":
-        ids = batch.column(0).filter(text.is_null())[:10].to_pylist()
-        raise CorpusError(
-            f"{uri}: {text.null_count} document(s) in this batch have a null {text_column!r} "
-            f"(ids {ids}); fix the corpus or score them as empty with null_texts='empty'"
-        )
-    return text
-
-
 def _corpus_bytes(uri: str) -> int:
     return sum(f.fs.get_file_info(f.path).size or 0 for f in list_corpus_files(uri))
 
@@ -128,13 +112,21 @@ def score_corpus(
             s.fit(reference)
     n_workers = choose_workers(workers, _corpus_bytes(uri), memory_limit_bytes, resident_bytes())
     columns: dict[str, list[np.ndarray]] = {s.name: [] for s in scorers}
-    texts = (
-        _check_text(uri, batch, text_column, null_texts)
-        for batch in iter_batches(uri, columns=[id_column, text_column], batch_size=batch_size)
-    )
+    units = parquet_row_groups(uri, id_column, text_column, null_texts, batch_size)
     desc = f"scoring ({n_workers} process{'es' if n_workers > 1 else ''})"
     with tqdm(total=len(ids), unit="doc", disable=not progress, desc=desc) as bar:
-        for scores in score_batches(texts, scorers, n_workers, bar.update):
+        if n_workers > 1 and units:  # workers read their own row groups
+            sizes = [u.rows for u in units]
+            results = score_units(units, read_row_group, scorers, n_workers, sizes, bar.update)
+        else:
+            texts = (
+                checked_text(uri, batch, text_column, null_texts)
+                for batch in iter_batches(
+                    uri, columns=[id_column, text_column], batch_size=batch_size
+                )
+            )
+            results = score_batches(texts, scorers, n_workers, bar.update)
+        for scores in results:
             for s, values in zip(scorers, scores, strict=True):
                 columns[s.name].append(values)
     arrays = {

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -68,6 +69,15 @@ def _score_packed(payload: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
     return [np.asarray(s.score(text), np.float64) for s in _scorers]
 
 
+def _score_unit(read: Callable[[Any], Iterable[pa.Array]], unit: Any) -> list[np.ndarray]:
+    """Read one unit here, in the worker, and score it batch by batch."""
+    parts: list[list[np.ndarray]] = [[] for _ in _scorers]
+    for text in read(unit):
+        for part, scorer in zip(parts, _scorers, strict=True):
+            part.append(np.asarray(scorer.score(text), np.float64))
+    return [np.concatenate(p) if p else np.zeros(0) for p in parts]
+
+
 def score_batches(
     texts: Iterable[pa.Array],
     scorers: Sequence,
@@ -75,12 +85,41 @@ def score_batches(
     on_batch: Callable[[int], None] = lambda n: None,
 ) -> Iterator[list[np.ndarray]]:
     """Per batch, in input order, one float64 array per scorer. ``on_batch`` is called
-    with each finished batch's length (for a progress bar)."""
+    with each finished batch's length (for a progress bar). This process reads every
+    batch and ships it to the workers: for sources that workers can read themselves, use
+    :func:`score_units`, which keeps this process out of the loop."""
     if workers <= 1:
         for text in texts:
             yield [np.asarray(s.score(text), np.float64) for s in scorers]
             on_batch(len(text))
         return
+    tasks = ((len(text), (_score_packed, pack(text))) for text in texts)
+    yield from _in_order(tasks, scorers, workers, on_batch)
+
+
+def score_units(
+    units: Sequence[Any],
+    read: Callable[[Any], Iterable[pa.Array]],
+    scorers: Sequence,
+    workers: int,
+    sizes: Sequence[int],
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> Iterator[list[np.ndarray]]:
+    """Per unit (e.g. a parquet row group), in order, one float64 array per scorer; each
+    worker reads its units itself with ``read`` (a module-level function), so this process
+    only collects scores: on 2 cores the readers no longer share a core with the parent."""
+    tasks = ((n, (_score_unit, read, unit)) for unit, n in zip(units, sizes, strict=True))
+    yield from _in_order(tasks, scorers, max(1, workers), on_batch)
+
+
+def _in_order(
+    tasks: Iterable[tuple[int, tuple]],
+    scorers: Sequence,
+    workers: int,
+    on_batch: Callable[[int], None],
+) -> Iterator[list[np.ndarray]]:
+    """Run ``(size, (fn, *args))`` tasks on worker processes, results in task order, at
+    most ``2 * workers`` in flight (memory bounded by the task size)."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["curation.scores.parallel"])
     pending: deque[tuple[int, Future]] = deque()
@@ -88,8 +127,8 @@ def score_batches(
         with ProcessPoolExecutor(
             workers, ctx, initializer=_init, initargs=(list(scorers),)
         ) as pool:
-            for text in texts:
-                pending.append((len(text), pool.submit(_score_packed, pack(text))))
+            for n, (fn, *args) in tasks:
+                pending.append((n, pool.submit(fn, *args)))
                 if len(pending) >= 2 * workers:
                     n, future = pending.popleft()
                     yield future.result()

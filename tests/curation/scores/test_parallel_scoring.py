@@ -50,3 +50,23 @@ def test_worker_count_follows_size_cores_and_memory(monkeypatch):
     assert choose_workers(None, big, None, 0) == 4
     assert choose_workers(None, big, 2 * WORKER_BYTES + 100, 100) == 2
     assert choose_workers(None, big, 50, 100) == 1  # the limit is exhausted: never zero
+
+
+def test_workers_read_their_own_row_groups_in_order(tmp_path):
+    """Row groups of several files go to the workers; scores come back in corpus order."""
+    rng = np.random.default_rng(1)
+    for f in range(2):
+        texts = [TEXTS[i % len(TEXTS)] * int(rng.integers(1, 5)) for i in range(50)]
+        table = pa.table({"text": texts, "id": [f"d{f}-{i}" for i in range(50)]})  # text first
+        pq.write_table(table, tmp_path / f"c{f}.parquet", row_group_size=9)
+    one = score_corpus(str(tmp_path), ["length", "compression"], progress=False, workers=1)
+    two = score_corpus(str(tmp_path), ["length", "compression"], progress=False, workers=2)
+    assert two.equals(one) and one.num_rows == 100
+
+
+def test_a_null_text_read_by_a_worker_is_named(tmp_path):
+    texts = ["fine text"] * 30 + [None] + ["more"] * 9
+    ids = [f"d{i}" for i in range(40)]
+    pq.write_table(pa.table({"id": ids, "text": texts}), tmp_path / "c.parquet", row_group_size=8)
+    with pytest.raises(ValueError, match=r"null 'text' \(ids \['d30'\]\)"):
+        score_corpus(str(tmp_path), ["length"], progress=False, workers=2)
