@@ -207,14 +207,16 @@ def _require_file(spec: str, path: str) -> None:
 
 
 def with_eot(tokens: np.ndarray, offsets: np.ndarray, eot_id: int) -> tuple[np.ndarray, ...]:
-    """Append the EOT token after every document: (tokens, new offsets), vectorised."""
+    """Append the EOT token after every document: (tokens, new offsets), vectorised: the
+    EOTs go in by index, the tokens through one mask of the positions they keep."""
     n = len(offsets) - 1
     lengths = np.diff(offsets) + 1
     new_offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=new_offsets[1:])
     out = np.empty(int(new_offsets[-1]), dtype=tokens.dtype)
-    is_eot = np.zeros(len(out), dtype=bool)
-    is_eot[new_offsets[1:] - 1] = True
-    out[is_eot] = eot_id
-    out[~is_eot] = tokens
+    eots = new_offsets[1:] - 1
+    out[eots] = eot_id
+    keep = np.ones(len(out), dtype=bool)
+    keep[eots] = False
+    out[keep] = tokens[offsets[0] : offsets[-1]] if len(offsets) else tokens
     return out, new_offsets

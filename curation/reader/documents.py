@@ -23,7 +23,7 @@ import pyarrow as pa
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation import publish
-from curation.reader.rows import RowSource, compact_table, open_job_version, to_items
+from curation.reader.rows import RowSource, compact_table, iter_items, open_job_version
 
 _BLOCK_ROWS = 1 << 14  # rows decoded per read block: bounds memory independently of data size
 
@@ -181,9 +181,7 @@ class OrderedDataset(IterableDataset):
             for values in zip(*(cols[c] for c in names), strict=True):
                 yield dict(zip(names, values, strict=True))
             return
-        bounds = np.concatenate([[0], np.cumsum(lengths)])
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            yield to_items(cover.slice(a, b - a), self.strings, compact)
+        yield from iter_items(cover, lengths, self.strings, compact)
 
     def step_groups(self) -> "StepGroups":
         """What :meth:`loader` hands to DataLoader workers: ~16k rows of steps per item."""

@@ -158,8 +158,11 @@ class PackedDataset(IterableDataset):
         lo, hi = self.rank * b * seq, (self.rank + 1) * b * seq
         batch = {"input_ids": torch.from_numpy(chunk[lo:hi].astype(np.int64).reshape(b, seq))}
         if self.tail == "pad":
-            real_mask = np.arange(lo, hi) < real
-            batch["loss_mask"] = torch.from_numpy(real_mask.reshape(b, seq))
+            if real >= hi:  # every step but the padded last one
+                batch["loss_mask"] = torch.ones((b, seq), dtype=torch.bool)
+            else:
+                real_mask = np.arange(lo, hi) < real
+                batch["loss_mask"] = torch.from_numpy(real_mask.reshape(b, seq))
         if self.positions:
             batch["position_ids"] = torch.from_numpy(_positions(ends[lo:hi], seq).reshape(b, seq))
         self._advance(ends[:real], real)
@@ -167,8 +170,12 @@ class PackedDataset(IterableDataset):
 
     def _advance(self, ends: np.ndarray, n: int) -> None:
         row, skip = self._anchor
-        done = np.flatnonzero(ends)
-        self._anchor = (row + len(done), n - int(done[-1]) - 1) if len(done) else (row, skip + n)
+        done = int(np.count_nonzero(ends))
+        if done:
+            last = len(ends) - 1 - int(np.argmax(ends[::-1]))  # the last EOT of the step
+            self._anchor = (row + done, n - last - 1)
+        else:
+            self._anchor = (row, skip + n)
         self._sequences += -(-n // self.seq_len)
         self._steps += 1
 

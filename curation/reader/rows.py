@@ -5,6 +5,7 @@ reads, resolving ``latest`` once for all ranks (see :func:`open_job_version`).
 """
 
 import posixpath
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -191,13 +192,32 @@ def compact_table(table: pa.Table) -> pa.Table:
 def to_items(table: pa.Table, strings: str, compact_strings: bool = True) -> dict:
     """Numbers as writable numpy arrays (torch warns on read-only ones); strings as Arrow
     arrays (``strings="arrow"``; compact copies when they will be pickled) or Python lists."""
-    out = {}
+    return next(iter_items(table, np.array([table.num_rows]), strings, compact_strings))
+
+
+def iter_items(
+    table: pa.Table, lengths: np.ndarray, strings: str, compact_strings: bool = True
+) -> Iterator[dict]:
+    """:func:`to_items` of consecutive slices of ``lengths`` rows. Each column is converted
+    once for all slices (numbers to one numpy array, chunks combined), so a batch costs a
+    slice and a copy per column, not a conversion: the per-batch work is what bounds a
+    DataLoader's main process."""
+    columns = []
     for name, col in zip(table.column_names, table.columns, strict=True):
         arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
         if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
-            out[name] = np.array(arr.to_numpy(zero_copy_only=False), copy=True)
-        elif strings == "arrow":
-            out[name] = compact(arr) if compact_strings else arr
+            columns.append((name, "number", arr.to_numpy(zero_copy_only=False)))
         else:
-            out[name] = arr.to_pylist()
-    return out
+            columns.append((name, strings, arr))
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        item = {}
+        for name, kind, values in columns:
+            if kind == "number":
+                item[name] = np.array(values[a:b], copy=True)
+            elif kind == "arrow":
+                part = values.slice(a, b - a)
+                item[name] = compact(part) if compact_strings else part
+            else:
+                item[name] = values.slice(a, b - a).to_pylist()
+        yield item
