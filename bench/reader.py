@@ -37,7 +37,7 @@ from curation import publish  # noqa: E402
 from curation import reader as reader_module  # noqa: E402
 from curation.export.tokens import export_tokens  # noqa: E402
 from curation.reader import PackedDataset  # noqa: E402
-from curation.reader.rows import to_items  # noqa: E402
+from curation.reader.rows import iter_items  # noqa: E402
 from curation.tokenize import load_tokenizer  # noqa: E402
 
 LINEAGE = {
@@ -80,15 +80,17 @@ def write_shards(directory: str, rows: int, shards: int, row_group: int) -> list
 
 
 def floor_scan(paths: list[str], batch_size: int) -> int:
-    """Bare scan: shards in order, whole row groups decoded and converted like the reader's
-    output, then cut into batches of ``batch_size`` (the cheapest way to the same items)."""
+    """Bare scan: shards in order, whole row groups decoded, each column converted once per
+    row group like the reader's output, then cut into batches of ``batch_size`` (the
+    cheapest way to the same items)."""
     rows = 0
     for path in paths:
         pf = pq.ParquetFile(path)
         for g in range(pf.num_row_groups):
             table = pf.read_row_group(g)
-            for a in range(0, table.num_rows, batch_size):
-                rows += len(to_items(table.slice(a, batch_size), "arrow")["text"])
+            sizes = np.full(-(-table.num_rows // batch_size), batch_size)
+            sizes[-1] = table.num_rows - batch_size * (len(sizes) - 1)
+            rows += sum(len(item["text"]) for item in iter_items(table, sizes, "arrow"))
     return rows
 
 
@@ -293,7 +295,7 @@ def publish_subset(tmp: str, shard_paths: list[str], rows: int) -> str:
     """The first ``rows`` rows as their own version (BPE tokenizing is slower than reading)."""
     table = pq.read_table(shard_paths[0]).slice(0, rows)
     path = os.path.join(tmp, "subset.parquet")
-    pq.write_table(table, path, row_group_size=max(1, rows // 8))
+    pq.write_table(table, path, row_group_size=max(1, rows // 32))  # blocks for 2 workers
     publish.publish_version(os.path.join(tmp, "root"), "subset", [path], LINEAGE)
     return os.path.join(tmp, "root", "subset")
 

@@ -20,10 +20,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
+import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation import publish
-from curation.reader.rows import RowSource, compact_table, iter_items, open_job_version
+from curation.reader.rows import RowSource, from_tensor, iter_items, open_job_version, to_tensor
 
 _BLOCK_ROWS = 1 << 14  # rows decoded per read block: bounds memory independently of data size
 
@@ -247,9 +248,10 @@ class OrderedDataset(IterableDataset):
 
 class StepGroups(IterableDataset):
     """Worker w of W reads the groups of consecutive steps ``g % W == w`` (~16k rows each)
-    and hands each over as one compact Arrow table plus the steps' row counts: one
-    inter-process message per group instead of one per batch (and no shared-memory tensor
-    per column and batch); the main process cuts the batches."""
+    and hands each over as one Arrow IPC stream in a uint8 tensor plus the steps' row
+    counts: one message per group, not per batch, and its bytes travel in shared memory
+    (the DataLoader moves tensors there) instead of being pickled through a pipe; the main
+    process maps the table without a copy and cuts the batches."""
 
     def __init__(self, dataset: OrderedDataset):
         self.dataset = dataset
@@ -264,7 +266,7 @@ class StepGroups(IterableDataset):
             for first in range(worker * per, total, workers * per):
                 lo, hi = ds.rank_ranges(np.arange(first, min(first + per, total)))
                 table = source.read_ranges(lo, hi)
-                yield {"table": compact_table(table), "lengths": pa.array(hi - lo)}
+                yield {"table": to_tensor(table), "lengths": torch.from_numpy(hi - lo)}
         finally:
             source.close()
 
@@ -299,8 +301,8 @@ class OrderedLoader:
         ds._check_rows_for_every_rank()
         ds._steps = 0
         for group in self._dl:
-            lengths = group["lengths"].to_numpy()
-            for item in ds.cut(group["table"], lengths, compact=False):
+            lengths = group["lengths"].numpy()
+            for item in ds.cut(from_tensor(group["table"]), lengths, compact=False):
                 ds._steps += 1
                 yield item
         ds.end_epoch()  # reached only when the pass ran to its end

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 import torch.distributed as dist
 
 from curation import publish, storage
@@ -179,16 +180,6 @@ def compact(array: pa.Array) -> pa.Array:
     return pa.concat_arrays([array])
 
 
-def compact_table(table: pa.Table) -> pa.Table:
-    """A table holding only its rows' bytes (see :func:`compact`)."""
-    return pa.table(
-        {
-            name: compact(col.combine_chunks())
-            for name, col in zip(table.column_names, table.columns, strict=True)
-        }
-    )
-
-
 def to_items(table: pa.Table, strings: str, compact_strings: bool = True) -> dict:
     """Numbers as writable numpy arrays (torch warns on read-only ones); strings as Arrow
     arrays (``strings="arrow"``; compact copies when they will be pickled) or Python lists."""
@@ -221,3 +212,25 @@ def iter_items(
             else:
                 item[name] = values.slice(a, b - a).to_pylist()
         yield item
+
+
+def to_tensor(table: pa.Table) -> torch.Tensor:
+    """The table as one Arrow IPC stream in a uint8 tensor: a DataLoader worker hands it
+    over through shared memory instead of pickling it through a pipe. The stream is
+    written straight into the tensor (sized by a dry run that copies nothing)."""
+    table = table.combine_chunks()  # one record batch: one message header, not one a range
+    mock = pa.MockOutputStream()
+    _write_stream(mock, table)
+    tensor = torch.empty(mock.size(), dtype=torch.uint8)
+    _write_stream(pa.FixedSizeBufferWriter(pa.py_buffer(tensor.numpy())), table)
+    return tensor
+
+
+def _write_stream(sink, table: pa.Table) -> None:
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def from_tensor(tensor: torch.Tensor) -> pa.Table:
+    """The table of :func:`to_tensor`, mapped from the tensor's memory without a copy."""
+    return pa.ipc.open_stream(pa.py_buffer(tensor.numpy())).read_all()

@@ -152,6 +152,10 @@ def test_resume_after_arbitrary_step(
         assert (state["epoch"], state["samples_consumed"]) == (1, 0)
         seen = []
     assert state["samples_consumed"] == len(seen)
+    if 0 < N - len(seen) < world_after:  # some rank would get an empty batch: refused
+        with pytest.raises(ValueError, match="empty batch"):
+            rank_batches(uri, world_after, 0, batch_after, state=state)
+        return
     rest = concat_steps(rank_batches(uri, world_after, 0, batch_after, state=state))
     assert seen + rest == list(range(N))
 

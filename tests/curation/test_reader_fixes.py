@@ -5,10 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from torch.utils.data import DataLoader
 
 from curation import publish
 from curation.reader import OrderedDataset
+from curation.reader.rows import from_tensor
 from tests.factories import LINEAGE, write_shards
 
 N = 103
@@ -72,14 +74,17 @@ def test_workers_hand_compact_arrow_batches(uri):
 
 @pytest.mark.parametrize("batch_size", [None, 3])
 def test_loader_moves_groups_of_steps_between_processes(uri, batch_size):
-    """One message per ~16k rows: a compact table and the steps' row counts."""
+    """One message per ~16k rows: the rows' table as one tensor (shared memory between
+    processes, about the table's own bytes) and the steps' row counts."""
     ds = OrderedDataset(uri, rank=1, world_size=2, batch_size=batch_size)
     groups = list(ds.step_groups())
-    assert len(groups) == 1 and groups[0]["lengths"].to_pylist() == [
+    assert len(groups) == 1 and groups[0]["lengths"].tolist() == [
         int(h - lo) for lo, h in zip(*ds.rank_ranges(np.arange(ds.num_steps())), strict=True)
     ]
-    table = groups[0]["table"]
-    assert len(pickle.dumps(table)) < 2 * table.nbytes + 2000
+    tensor = groups[0]["table"]
+    assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.uint8
+    table = from_tensor(tensor)
+    assert tensor.numel() < 2 * table.nbytes + 2000
     direct = [b["position"] if batch_size is None else b["position"].tolist() for b in ds]
     via = [b["position"] if batch_size is None else b["position"].tolist() for b in ds.loader(2)]
     assert via == direct and len(via) == len(ds)
