@@ -101,6 +101,10 @@ class ShardRef:
     sha256: str
     bytes: int
 
+    def read_ids(self, column: str = "id") -> pa.ChunkedArray:
+        loc = resolve(self.path)
+        return pq.read_table(loc.path, filesystem=loc.fs, columns=[column]).column(column)
+
 
 @dataclass(frozen=True)
 class ShardSetRef:
@@ -121,11 +125,7 @@ class ShardSetRef:
         return sum(s.bytes for s in self.shards)
 
     def read_ids(self) -> list[pa.ChunkedArray]:
-        out = []
-        for shard in self.shards:
-            loc = resolve(shard.path)
-            out.append(pq.read_table(loc.path, filesystem=loc.fs, columns=["id"]).column("id"))
-        return out
+        return [shard.read_ids() for shard in self.shards]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curation.corpus import assert_unchanged
 from curation.digests import content_digests
@@ -24,7 +23,6 @@ from curation.quality.gx import Suite, expect, repeated, run_suites
 from curation.quality.outcome import CheckOutcome, make_outcome
 from curation.quality.shards import check_shards
 from curation.refs import CorpusRef, OrderingRef, ShardRef, ShardSetRef
-from curation.storage import resolve
 
 
 def check_shard_set(
@@ -85,7 +83,7 @@ def _shard_by_shard(
     summary = {k: np.zeros(len(shards.shards), np.int64) for k in _SUMMARY}
     for k, shard in enumerate(shards.shards):
         lo, hi = shard.first_position, shard.first_position + shard.rows
-        ids = _read_ids(shard, corpus.id_column).combine_chunks()
+        ids = shard.read_ids(corpus.id_column).combine_chunks()
         digests = content_digests(shard.path, corpus.id_column, corpus.text_column)
         summary["declared_rows"][k], summary["actual_rows"][k] = shard.rows, len(ids)
         if len(ids) != shard.rows or len(digests) != shard.rows:
@@ -94,8 +92,11 @@ def _shard_by_shard(
         summary["differing_ids"][k] = shard.rows - pc.sum(same).as_py() if shard.rows else 0
         summary["differing_content"][k] = np.count_nonzero(digests != corpus_digests[rows[lo:hi]])
         id_hashes[lo:hi] = hasher(ids, ids)
-    summary["repeated_ids"][:] = np.count_nonzero(repeated(id_hashes))
-    del id_hashes
+    starts = np.array([s.first_position for s in shards.shards], dtype=np.int64)
+    flags = repeated(id_hashes).astype(np.int64)  # per shard: its rows whose id hash repeats
+    summary["repeated_ids"][:] = np.add.reduceat(flags, np.minimum(starts, n - 1)) if n else 0
+    summary["repeated_ids"][np.diff(np.append(starts, n)) == 0] = 0  # reduceat on empty shards
+    del id_hashes, flags
     if any(summary[k].any() for k in _SUMMARY[2:]):
         return None  # the whole-set check names every offending position and id
     results = run_suites([_summary_suite(summary, shards)])
@@ -180,8 +181,3 @@ def _whole_set(
         expected_digests=corpus_digests[rows],
         shard_digests=actual,
     )
-
-
-def _read_ids(shard: ShardRef, id_column: str) -> pa.ChunkedArray:
-    loc = resolve(shard.path)
-    return pq.read_table(loc.path, filesystem=loc.fs, columns=[id_column]).column(id_column)
