@@ -266,7 +266,8 @@ class StepGroups(IterableDataset):
             for first in range(worker * per, total, workers * per):
                 lo, hi = ds.rank_ranges(np.arange(first, min(first + per, total)))
                 table = source.read_ranges(lo, hi)
-                yield {"table": to_tensor(table), "lengths": torch.from_numpy(hi - lo)}
+                tensor = to_tensor(table, shared=info is not None)
+                yield {"table": tensor, "lengths": torch.from_numpy(hi - lo)}
         finally:
             source.close()
 

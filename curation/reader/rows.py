@@ -12,8 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 import torch.distributed as dist
+from torch.utils.data import get_worker_info
 
 from curation import publish, storage
+from curation.machine import prefault
 
 
 def split_dataset_uri(uri: str) -> tuple[str, str, str | None]:
@@ -33,11 +35,17 @@ class ShardLayoutMismatch(ValueError):
 
 
 class RowSource:
-    """Reads global row ranges through parquet row groups, keeping one decoded group cached."""
+    """Reads global row ranges through parquet row groups, keeping one decoded group cached.
+
+    Inside a DataLoader worker, groups decode on the worker's own thread: the workers are
+    the parallelism there, and Arrow's thread pool in each of them only adds contention
+    (~15% more CPU per row on 2 cores for the same wall time).
+    """
 
     def __init__(self, version_uri: str, manifest: dict, columns: list[str] | None):
         self._dir = storage.resolve(version_uri)
         self._columns = columns
+        self._threads = get_worker_info() is None
         sizes, owners, self._expected = [], [], []
         for i, shard in enumerate(manifest["shards"]):
             groups = shard.get("row_groups") or [shard["rows"]]
@@ -79,7 +87,9 @@ class RowSource:
     def _group(self, g: int) -> pa.Table:
         if self._cached[0] != g:
             shard_idx, local = self._owners[g]
-            table = self._parquet(shard_idx).read_row_group(local, columns=self._columns)
+            table = self._parquet(shard_idx).read_row_group(
+                local, columns=self._columns, use_threads=self._threads
+            )
             self._cached = (g, table)
         return self._cached[1]
 
@@ -214,14 +224,21 @@ def iter_items(
         yield item
 
 
-def to_tensor(table: pa.Table) -> torch.Tensor:
+def to_tensor(table: pa.Table, shared: bool = False) -> torch.Tensor:
     """The table as one Arrow IPC stream in a uint8 tensor: a DataLoader worker hands it
     over through shared memory instead of pickling it through a pipe. The stream is
-    written straight into the tensor (sized by a dry run that copies nothing)."""
+    written straight into the tensor (sized by a dry run that copies nothing); with
+    ``shared`` the tensor is allocated in shared memory, so the DataLoader sends it as is
+    (it would otherwise copy every byte into shared memory once more)."""
     table = table.combine_chunks()  # one record batch: one message header, not one a range
     mock = pa.MockOutputStream()
     _write_stream(mock, table)
-    tensor = torch.empty(mock.size(), dtype=torch.uint8)
+    if shared:
+        tensor = torch.empty(0, dtype=torch.uint8)
+        tensor.set_(torch.UntypedStorage._new_shared(mock.size()))
+        prefault(tensor.data_ptr(), tensor.numel())
+    else:
+        tensor = torch.empty(mock.size(), dtype=torch.uint8)
     _write_stream(pa.FixedSizeBufferWriter(pa.py_buffer(tensor.numpy())), table)
     return tensor
 

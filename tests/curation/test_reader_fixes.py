@@ -4,13 +4,14 @@ import pickle
 import warnings
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from curation import publish
 from curation.reader import OrderedDataset
-from curation.reader.rows import from_tensor
+from curation.reader.rows import from_tensor, to_tensor
 from tests.factories import LINEAGE, write_shards
 
 N = 103
@@ -88,3 +89,12 @@ def test_loader_moves_groups_of_steps_between_processes(uri, batch_size):
     direct = [b["position"] if batch_size is None else b["position"].tolist() for b in ds]
     via = [b["position"] if batch_size is None else b["position"].tolist() for b in ds.loader(2)]
     assert via == direct and len(via) == len(ds)
+
+
+def test_worker_tables_are_written_into_shared_memory(uri):
+    """In a worker the stream is written into shared memory (prefaulted), so the DataLoader
+    sends it without copying every byte once more; the table reads back unchanged."""
+    source = pq.read_table(OrderedDataset(uri).shard_uris[0])
+    shared, private = to_tensor(source, shared=True), to_tensor(source)
+    assert shared.is_shared() and not private.is_shared()
+    assert from_tensor(shared).equals(source) and from_tensor(private).equals(source)
