@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 BYTES = "bytes"
 _GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -30,6 +31,7 @@ _CL100K_PATTERN = (
     r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
 )
 _PATTERNS = {"gpt2": _GPT2_PATTERN, "cl100k": _CL100K_PATTERN}
+_EMPTY, _PLACEHOLDER = pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
 _EOT_NAMES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "[SEP]")
 
 
@@ -51,6 +53,10 @@ class Tokenizer:
     def encode_batch(self, texts: pa.Array | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of all ``texts`` concatenated (no EOT added) and int64 offsets (n + 1)."""
         raise NotImplementedError
+
+    def encode_documents(self, texts: pa.Array | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode_batch` with the EOT token after every document (the packed stream)."""
+        return with_eot(*self.encode_batch(texts), self.eot_id)
 
     @property
     def dtype(self) -> np.dtype:
@@ -121,6 +127,15 @@ class ByteTokenizer(Tokenizer):
         data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0)
         tokens = data[offsets[0] : offsets[-1]].astype(self.dtype)
         return tokens, offsets - offsets[0]
+
+    def encode_documents(self, texts):
+        """Arrow appends a placeholder byte to every text (one C++ pass of memcpys), which
+        becomes the EOT: ~3x faster than inserting EOTs into the token array by mask."""
+        arr = _as_string_array(texts)
+        joined = pc.binary_join_element_wise(arr, _EMPTY, _PLACEHOLDER)
+        tokens, offsets = self.encode_batch(joined)
+        tokens[offsets[1:] - 1] = self.eot_id
+        return tokens, offsets
 
 
 class HFTokenizer(Tokenizer):

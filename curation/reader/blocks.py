@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation.reader.rows import RowSource
-from curation.tokenize import Tokenizer, with_eot
+from curation.tokenize import Tokenizer
 
 
 class TextBlocks:
@@ -42,7 +42,7 @@ class TextBlocks:
         if self._rows is None:
             self._rows = RowSource(self.version_uri, self.manifest, [self.column])
         texts = self._rows.read(lo, hi).column(self.column)
-        tokens, offsets = with_eot(*self.tokenizer.encode_batch(texts), self.tokenizer.eot_id)
+        tokens, offsets = self.tokenizer.encode_documents(texts)
         return tokens[skip:], offsets[1:] - 1 - skip
 
 

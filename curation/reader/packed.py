@@ -132,52 +132,65 @@ class PackedDataset(IterableDataset):
         return PackedLoader(self, num_workers, kwargs)
 
     def _iterate(self, num_workers: int, kwargs: dict) -> Iterator[dict]:
+        """Blocks in, steps out: each block's full steps are cut, dealt and counted in one
+        vectorised pass (the per-step work is a view and a dict), the rest carried over."""
         need = self.global_batch_size * self.seq_len
-        buf, ends, at = np.empty(0, self.tokenizer.dtype), np.empty(0, bool), 0
+        buf, eots = np.empty(0, np.int64), np.empty(0, np.int64)  # tokens; EOT positions
         self._steps = 0
         plan = self.source.plan(*self._anchor)
         for tokens, block_ends in token_blocks(self.source, plan, num_workers, kwargs):
-            mask = np.zeros(len(tokens), dtype=bool)
-            mask[block_ends] = True
-            buf, ends, at = np.concatenate([buf[at:], tokens]), np.concatenate([ends[at:], mask]), 0
-            while len(buf) - at >= need:
-                yield self._step(buf[at : at + need], ends[at : at + need], need)
-                at += need
-        rest = len(buf) - at
+            eots = np.concatenate([eots, block_ends + len(buf)])
+            buf = np.concatenate([buf, tokens])  # widened to int64 here, in one pass
+            full = len(buf) // need * need
+            if full:
+                cut = int(np.searchsorted(eots, full))
+                yield from self._steps_of(buf[:full], eots[:cut], full)
+                buf, eots = buf[full:], eots[cut:] - full
+        rest = len(buf)
         if self.tail == "pad" and rest:
-            pad = np.full(need, self.tokenizer.eot_id, dtype=buf.dtype)
-            pad[:rest] = buf[at:]
-            mask = np.zeros(need, dtype=bool)
-            mask[:rest] = ends[at:]
-            yield self._step(pad, mask, rest)
+            pad = np.full(need, self.tokenizer.eot_id, dtype=np.int64)
+            pad[:rest] = buf
+            yield from self._steps_of(pad, eots, rest)
         self.end_epoch()  # reached only when the pass ran to its end
 
-    def _step(self, chunk: np.ndarray, ends: np.ndarray, real: int) -> dict:
-        """This rank's sequences of one global step; advances the resume anchor."""
-        b, seq = self.batch_size, self.seq_len
+    def _steps_of(self, chunk: np.ndarray, eots: np.ndarray, real: int) -> Iterator[dict]:
+        """This rank's batches of the global steps in ``chunk`` (a whole number of steps, of
+        which the first ``real`` tokens are data and the rest padding), with the resume
+        anchor after each step computed for all of them at once."""
+        b, seq, need = self.batch_size, self.seq_len, self.global_batch_size * self.seq_len
+        steps = len(chunk) // need
         lo, hi = self.rank * b * seq, (self.rank + 1) * b * seq
-        batch = {"input_ids": torch.from_numpy(chunk[lo:hi].astype(np.int64).reshape(b, seq))}
-        if self.tail == "pad":
-            if real >= hi:  # every step but the padded last one
-                batch["loss_mask"] = torch.ones((b, seq), dtype=torch.bool)
-            else:
-                real_mask = np.arange(lo, hi) < real
-                batch["loss_mask"] = torch.from_numpy(real_mask.reshape(b, seq))
-        if self.positions:
-            batch["position_ids"] = torch.from_numpy(_positions(ends[lo:hi], seq).reshape(b, seq))
-        self._advance(ends[:real], real)
-        return batch
 
-    def _advance(self, ends: np.ndarray, n: int) -> None:
+        def mine(values: np.ndarray) -> torch.Tensor:  # [steps, b, seq] views of our part
+            return torch.from_numpy(values.reshape(steps, need)[:, lo:hi].reshape(steps, b, seq))
+
+        columns = {"input_ids": mine(chunk)}
+        if self.tail == "pad":
+            real_mask = np.ones(len(chunk), dtype=bool)
+            real_mask[real:] = False
+            columns["loss_mask"] = mine(real_mask)
+        if self.positions:
+            ends = np.zeros(len(chunk), dtype=bool)
+            ends[eots] = True
+            columns["position_ids"] = mine(_positions(ends, seq))
+        anchors, sequences = self._anchors(eots, steps, real)
+        names, per_step = list(columns), zip(*(t.unbind(0) for t in columns.values()))
+        for tensors, anchor, consumed in zip(per_step, anchors, sequences, strict=True):
+            self._anchor, self._sequences = anchor, consumed
+            self._steps += 1
+            yield dict(zip(names, tensors, strict=True))
+
+    def _anchors(self, eots: np.ndarray, steps: int, real: int) -> tuple[list, list[int]]:
+        """Resume anchor (document, tokens into it) and sequences consumed after each step."""
         row, skip = self._anchor
-        done = int(np.count_nonzero(ends))
-        if done:
-            last = len(ends) - 1 - int(np.argmax(ends[::-1]))  # the last EOT of the step
-            self._anchor = (row + done, n - last - 1)
-        else:
-            self._anchor = (row, skip + n)
-        self._sequences += -(-n // self.seq_len)
-        self._steps += 1
+        need = self.global_batch_size * self.seq_len
+        ends = np.minimum(np.arange(1, steps + 1, dtype=np.int64) * need, real)
+        done = np.searchsorted(eots, ends)  # EOTs before each step's end
+        last = eots[np.maximum(done - 1, 0)] if len(eots) else np.zeros(steps, np.int64)
+        skips = np.where(done > 0, ends - last - 1, skip + ends)
+        counts = -(-np.diff(ends, prepend=0) // self.seq_len)
+        sequences = (self._sequences + np.cumsum(counts)).tolist()
+        return list(zip((row + done).tolist(), skips.tolist(), strict=True)), sequences
 
     def end_epoch(self) -> None:
         """The stream is used up: the next pass starts at its first token."""

@@ -143,3 +143,16 @@ def test_gpt2_ranks_from_whisper_sdist(tmp_path):
     assert (tok.eot_id, tok.vocab_size) == (50256, 50257)
     tokens, offsets = tok.encode_batch(["Hello world", " the"])
     assert tokens.tolist() == [15496, 995, 262] and offsets.tolist() == [0, 2, 3]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(max_size=12), max_size=8), st.integers(0, 3))
+def test_bytes_encode_documents_equals_eot_after_every_document(texts, cut):
+    """The bytes tokenizer's Arrow shortcut equals the general rule (newlines in the text,
+    empty documents and sliced arrays included)."""
+    tok = load_tokenizer("bytes")
+    arr = pa.array(["x"] * cut + texts, type=pa.string()).slice(cut)
+    tokens, offsets = tok.encode_documents(arr)
+    expected, expected_offsets = with_eot(*tok.encode_batch(arr), tok.eot_id)
+    assert tokens.dtype == expected.dtype and tokens.tolist() == expected.tolist()
+    assert offsets.tolist() == expected_offsets.tolist()
