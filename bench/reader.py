@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from curation import publish  # noqa: E402
 from curation import reader as reader_module  # noqa: E402
 from curation.export.tokens import export_tokens  # noqa: E402
+from curation.machine import resident_bytes  # noqa: E402
 from curation.reader import PackedDataset  # noqa: E402
 from curation.reader.rows import iter_items  # noqa: E402
 from curation.tokenize import load_tokenizer  # noqa: E402
@@ -233,8 +234,9 @@ def main() -> None:
         if args.only == "packed":
             return
         t_arrow, _, _ = best_of(repeats, arrow_only_scan, shard_paths, args.batch_size)
-        t_floor, c_floor, n_floor = best_of(repeats, floor_scan, shard_paths, args.batch_size)
-        t_read, c_read, n_read = best_of(repeats, reader_scan, uri, args.batch_size)
+        [(t_floor, c_floor, n_floor), (t_read, c_read, n_read)], _ = interleaved(
+            repeats, (floor_scan, shard_paths, args.batch_size), (reader_scan, uri, args.batch_size)
+        )
         assert n_floor == n_read == rows, (n_floor, n_read, rows)
         print(
             f"rows={rows} batch_size={args.batch_size} row_group={args.row_group} "
@@ -247,9 +249,17 @@ def main() -> None:
         print(
             f"ratio reader/floor CPU time  = {c_read / c_floor:.2f}x (steadier on a busy machine)"
         )
-        t_two, _, _ = best_of(repeats, reader_scan, uri, args.batch_size, 0, 1, 2)
+        floor = (floor_scan, shard_paths, args.batch_size)
+        [(t_floor2, _, _), (t_two, _, _)], rounds = interleaved(
+            repeats, floor, (reader_scan, uri, args.batch_size, 0, 1, 2)
+        )
         print(f"  OrderedDataset, 2 workers: {rows / t_two:12,.0f} samples/s")
-        print(f"ratio floor/reader with 2 workers = {t_floor / t_two:.2f}x (goal >= 0.8x)")
+        print(
+            f"ratio floor/reader with 2 workers = {t_floor2 / t_two:.2f}x (goal >= 0.8x; "
+            f"interleaved rounds {round_ratios(rounds, 0, 1)}; this process "
+            f"holds {resident_bytes() / 2**20:,.0f} MiB, which each worker's fork copies "
+            "the page tables of)"
+        )
         print_rank_io(tmp, uri, args.batch_size, args.row_group, rows, repeats)
 
 
@@ -355,28 +365,32 @@ def packed_scan(uri: str, spec: str | None, workers: int, timer: list | None = N
     return steps * last["input_ids"].numel() - padding
 
 
-def interleaved(repeats: int, first, second) -> tuple[tuple, tuple, list[float]]:
-    """Best (wall, cpu, result) of each of two runs made alternately, and the ratio of
-    first/second wall time in each round: a slow spell of the machine hits both sides of
-    a round, which the best of separate series does not guarantee."""
-    a, b, ratios = (float("inf"), float("inf"), 0), (float("inf"), float("inf"), 0), []
+def interleaved(repeats: int, *runs: tuple) -> tuple[list[tuple], list[list[float]]]:
+    """Best (wall, cpu, result) of each run, the runs made alternately ``repeats`` times, and
+    each round's wall times: a slow spell of the machine hits every run of a round, which
+    the best of separate series does not guarantee."""
+    best, rounds = [(float("inf"), float("inf"), 0)] * len(runs), []
     for _ in range(repeats):
-        ra, rb = best_of(1, *first), best_of(1, *second)
-        a, b = min(a, ra), min(b, rb)
-        ratios.append(ra[0] / rb[0])
-    return a, b, ratios
+        results = [best_of(1, *run) for run in runs]
+        best = [min(b, r) for b, r in zip(best, results, strict=True)]
+        rounds.append([r[0] for r in results])
+    return best, rounds
+
+
+def round_ratios(rounds: list[list[float]], i: int, j: int) -> str:
+    """Each round's wall-time ratio run i / run j, and their median."""
+    ratios = [r[i] / r[j] for r in rounds]
+    return f"{', '.join(f'{x:.2f}' for x in ratios)}; median {float(np.median(ratios)):.2f}x"
 
 
 def report_packed(tmp: str, uri: str, spec: str, repeats: int) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one thread per process
-    (t_bare, c_bare, n), (t0, c0, n0), ratios = interleaved(
-        repeats, (bare_tokenize, uri, spec), (packed_scan, uri, spec, 0)
-    )
+    runs = ((bare_tokenize, uri, spec), (packed_scan, uri, spec, 0), (hand_packed, uri, spec))
+    [(t_bare, c_bare, n), (t0, c0, n0), (t_hand, _, _)], rounds = interleaved(repeats, *runs)
     timer = [0.0]
     t_share = time.perf_counter()
     packed_scan(uri, spec, 0, timer)
     share = timer[0] / (time.perf_counter() - t_share)
-    t_hand, _, _ = best_of(repeats, hand_packed, uri, spec)
     t1, _, n1 = best_of(repeats, packed_scan, uri, spec, 1)
     t2, _, n2 = best_of(repeats, packed_scan, uri, spec, 2)
     out = os.path.join(tmp, f"tokens-{abs(hash(spec))}")
@@ -391,12 +405,12 @@ def report_packed(tmp: str, uri: str, spec: str, repeats: int) -> None:
     print(
         f"  PackedDataset     : {n0 / t0:12,.0f} tokens/s   {t_bare / t0:.2f}x bare (goal >= 0.9)"
     )
-    print(
-        f"    (interleaved rounds bare/packed: {', '.join(f'{r:.2f}' for r in ratios)}; "
-        f"median {float(np.median(ratios)):.2f}x)"
-    )
+    print(f"    (interleaved rounds bare/packed: {round_ratios(rounds, 0, 1)})")
     print(f"    (CPU time {c_bare / c0:.2f}x bare: steadier on a busy machine)")
-    print(f"    (a hand-written packer, same batches: {t_hand / t0:.2f}x its speed)")
+    print(
+        f"    (vs a hand-written packer, same batches: {t_hand / t0:.2f}x; "
+        f"rounds {round_ratios(rounds, 2, 1)})"
+    )
     print(
         f"    (tokenizer calls are {share:.1%} of an in-process pass: the reader's own "
         f"work is {1 - share:.1%})"
