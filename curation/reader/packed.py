@@ -174,7 +174,7 @@ class PackedDataset(IterableDataset):
             ends[eots] = True
             columns["position_ids"] = mine(_positions(ends, seq))
         anchors, sequences = self._anchors(eots, steps, real)
-        names, per_step = list(columns), zip(*(t.unbind(0) for t in columns.values()))
+        names, per_step = list(columns), zip(*(t.unbind(0) for t in columns.values()), strict=True)
         for tensors, anchor, consumed in zip(per_step, anchors, sequences, strict=True):
             self._anchor, self._sequences = anchor, consumed
             self._steps += 1
