@@ -90,7 +90,6 @@ class PackedDataset(IterableDataset):
             self.dataset, self.version = pv.dataset, pv.version
             self.source = TextBlocks(pv.uri, pv.manifest, column, self.tokenizer)
         self.epoch, self._sequences, self._anchor = 0, 0, (0, 0)
-        self._steps = 0
 
     @staticmethod
     def _check_tokenizer(store, tokenizer) -> None:
@@ -136,7 +135,6 @@ class PackedDataset(IterableDataset):
         vectorised pass (the per-step work is a view and a dict), the rest carried over."""
         need = self.global_batch_size * self.seq_len
         buf, eots = np.empty(0, np.int64), np.empty(0, np.int64)  # tokens; EOT positions
-        self._steps = 0
         plan = self.source.plan(*self._anchor)
         for tokens, block_ends in token_blocks(self.source, plan, num_workers, kwargs):
             eots = np.concatenate([eots, block_ends + len(buf)])
@@ -177,7 +175,6 @@ class PackedDataset(IterableDataset):
         names, per_step = list(columns), zip(*(t.unbind(0) for t in columns.values()), strict=True)
         for tensors, anchor, consumed in zip(per_step, anchors, sequences, strict=True):
             self._anchor, self._sequences = anchor, consumed
-            self._steps += 1
             yield dict(zip(names, tensors, strict=True))
 
     def _anchors(self, eots: np.ndarray, steps: int, real: int) -> tuple[list, list[int]]:
@@ -194,7 +191,7 @@ class PackedDataset(IterableDataset):
 
     def end_epoch(self) -> None:
         """The stream is used up: the next pass starts at its first token."""
-        self.epoch, self._sequences, self._anchor, self._steps = self.epoch + 1, 0, (0, 0), 0
+        self.epoch, self._sequences, self._anchor = self.epoch + 1, 0, (0, 0)
 
     # -------------------------------------------------------------- resume
 
