@@ -20,8 +20,8 @@ from dagster import (
     sensor,
 )
 
-from curation.recipes import RecipeError, load_project
-from curation.sources import source_fingerprint
+from curation.project import RecipeError, load_project
+from curation.storage.sources import source_fingerprint
 
 RANGE_START, RANGE_END = (
     "dagster/asset_partition_range_start",

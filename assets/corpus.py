@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, DataVersion, Output, asset
 from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location
 from assets.partitions import SINGLE_RUN
 from assets.resources import ProjectResource
-from curation.corpus import corpus_version, list_corpus_files, read_ids
+from curation.corpus.read import corpus_version, list_corpus_files, read_ids
 from curation.refs import CorpusRef
 from curation.shards import corpus_layout
 

@@ -3,7 +3,7 @@
 A recipe lists ``exports`` in curation.yaml (token shards, Megatron ``.bin/.idx``, MosaicML
 MDS, Hugging Face ``datasets``); each is written once per published version, in the
 published order, under ``<root>/exports/<dataset>/<version>/``. Recipes without exports
-materialize as an empty list. The library does the work (curation.export).
+materialize as an empty list. The library does the work (curation.reader.export).
 """
 
 from dagster import AssetExecutionContext, MetadataValue, asset
@@ -11,7 +11,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from assets.metadata import CODE_VERSION, OWNERS, add_partition_metadata, kinds_for, location
 from assets.partitions import SINGLE_RUN, recipe_partitions
 from assets.resources import ProjectResource
-from curation.export.spec import run_exports
+from curation.reader.export.spec import run_exports
 from curation.refs import VersionRef
 
 

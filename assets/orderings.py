@@ -28,9 +28,9 @@ from assets.metadata import (
 )
 from assets.partitions import SINGLE_RUN, recipe_partitions
 from assets.resources import ProjectResource
-from curation.ordering import DEFAULTS, METHODS
-from curation.ordering_stage import check_recipe_ordering, compute_ordering
+from curation.ordering.engine import DEFAULTS, METHODS
 from curation.refs import CorpusRef, OrderingRef, ScoresRef
+from curation.stages.ordering import check_recipe_ordering, compute_ordering
 
 _BOUNDS = {"folding_layer": 1, "zigzag_layer": 1, "num_sections": 1, "window_size": 0, "seed": 0}
 

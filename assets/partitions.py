@@ -5,7 +5,7 @@ import re
 
 from dagster import BackfillPolicy, StaticPartitionsDefinition
 
-from curation.recipes import Project
+from curation.project import Project
 
 #: a whole refresh (or "Materialize all") is one run covering every recipe
 SINGLE_RUN = BackfillPolicy.single_run()

@@ -33,7 +33,7 @@ from dagster import (
 from assets.metadata import CODE_VERSION, OWNERS, add_partition_metadata, png_markdown, table_value
 from assets.partitions import SINGLE_RUN, mapping_key, recipe_partitions
 from assets.resources import ProjectResource
-from curation.corpus import iter_batches
+from curation.corpus.read import iter_batches
 from curation.probe.config import ProbeConfig, preset
 from curation.probe.data import collect_eval_tokens
 from curation.probe.heldout import HeldOut

@@ -140,6 +140,6 @@ def build_publish_assets(project):
 
 
 def _schema_of(ref: ShardSetRef):
-    from curation.shard_stage import shard_schema
+    from curation.stages.shards import shard_schema
 
     return shard_schema(ref)

@@ -12,7 +12,7 @@ from functools import cached_property
 from dagster import ConfigurableResource
 
 from assets.io import RefIOManager
-from curation.recipes import Project, load_project, parse_project
+from curation.project import Project, load_project, parse_project
 
 
 class ProjectResource(ConfigurableResource):

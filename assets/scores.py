@@ -19,7 +19,7 @@ from curation.plots import histogram_png
 from curation.quality import check_score_coverage
 from curation.refs import CorpusRef, ScoresRef
 from curation.scores import coverage_report, score_version
-from curation.scores.driving import SCORE, load_score_table, with_driving_score
+from curation.stages.scores import SCORE, load_score_table, with_driving_score
 from curation.storage import resolve, write_parquet_atomic
 
 

@@ -34,10 +34,10 @@ from assets.metadata import (
 )
 from assets.partitions import SINGLE_RUN, mapping_key, recipe_partitions
 from assets.resources import ProjectResource
-from curation.digests import content_digests
+from curation.corpus.digests import content_digests
 from curation.quality.content import check_shard_set
 from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardSetRef
-from curation.shard_stage import (
+from curation.stages.shards import (
     commit_shard_set,
     plan_shard_set,
     scatter_unit,

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.ordering import order  # noqa: E402
+from curation.ordering.engine import order  # noqa: E402
 from tests.curation.reference_ordering import ref_order  # noqa: E402
 
 

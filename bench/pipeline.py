@@ -61,8 +61,8 @@ def main() -> None:
         Path(tmp, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         from dagster import DagsterInstance
 
-        from assets.cli import run_pipeline, step_seconds
-        from curation.recipes import load_project
+        from assets.run import run_pipeline, step_seconds
+        from curation.project import load_project
 
         recipes = len(load_project().recipes)
         started = time.perf_counter()

@@ -134,7 +134,7 @@ def floor_child(corpus: Path, copies: int) -> None:
 
 def pipeline_command() -> list[str]:
     """``curation run`` (the recipes in CURATION_RECIPES, one run over all of them)."""
-    return [sys.executable, "-m", "assets.cli", "run", "--quiet"]
+    return [sys.executable, "-m", "curation.cli", "run", "--quiet"]
 
 
 def run_pipeline(corpus: Path, args: argparse.Namespace, home: Path) -> dict:
@@ -174,7 +174,7 @@ def step_windows(home: Path) -> list[tuple[str, float, float]]:
     os.environ["DAGSTER_HOME"] = str(home)
     from dagster import DagsterInstance
 
-    from assets.cli import step_windows as run_step_windows
+    from assets.run import step_windows as run_step_windows
 
     windows = []
     with DagsterInstance.get() as instance:

@@ -42,11 +42,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import publish  # noqa: E402
 from curation import reader as reader_module  # noqa: E402
-from curation.export.tokens import export_tokens  # noqa: E402
 from curation.machine import resident_bytes  # noqa: E402
 from curation.reader import PackedDataset  # noqa: E402
+from curation.reader.export.tokens import export_tokens  # noqa: E402
 from curation.reader.rows import iter_items  # noqa: E402
-from curation.tokenize import load_tokenizer  # noqa: E402
+from curation.tokens.tokenizer import load_tokenizer  # noqa: E402
 
 LINEAGE = {
     "corpus_version": "bench",

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.corpus import iter_batches  # noqa: E402
+from curation.corpus.read import iter_batches  # noqa: E402
 from curation.scores import import_scores  # noqa: E402
 from curation.scores.base import SCORERS, get_scorer, reference_texts, score_corpus  # noqa: E402
 from curation.scores.builtin import CompressionScorer  # noqa: E402

@@ -34,7 +34,7 @@ class CorpusRef:
         """The id column only: the one per-document array a stage holds. Its ids were found
         unique when this version was taken (``raw_corpus``), so that pass is not repeated;
         a corpus of another length than the version's is refused."""
-        from curation.corpus import CorpusError, read_ids
+        from curation.corpus.read import CorpusError, read_ids
 
         ids = read_ids(self.uri, id_column=self.id_column, check_unique=False)
         if len(ids) != self.rows:

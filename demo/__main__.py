@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(ROOT / "var" / "dagster_home"))
     os.environ.setdefault("MPLBACKEND", "Agg")
 
-    from curation.recipes import load_project
+    from curation.project import load_project
     from demo.data import prepare_demo_corpus
 
     project = load_project()
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare_demo_corpus(str(corpus.parent), cache_dir=str(ROOT / "var" / "cache"))
     print(f"corpus: {corpus}")
 
-    from assets.cli import main as curation_main
+    from curation.cli.main import main as curation_main
 
     code = curation_main(["run", *sum((["--recipe", r] for r in args.recipe or []), [])])
     home = os.environ["DAGSTER_HOME"]

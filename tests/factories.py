@@ -20,10 +20,10 @@ from dagster import (
 )
 
 from assets.automation import range_tags
+from assets.location import build_definitions
 from assets.resources import ProjectResource
 from curation import storage
-from curation.recipes import Project, parse_project
-from definitions import build_definitions
+from curation.project import Project, parse_project
 
 TINY_PROBE = {
     "preset": "demo",

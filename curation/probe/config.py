@@ -33,7 +33,7 @@ class ProbeConfig:
     grad_clip: float = 1.0
     # data: tokens trained on; None = one pass. Below the stream: steps spread evenly over it.
     token_budget: int | None = None
-    #: a ``curation.tokenize`` spec: "bytes", "tiktoken:/path/ranks", "hf:/path/tokenizer.json"
+    #: a tokenizer spec (curation.tokens.tokenizer): "bytes", "tiktoken:/path", "hf:/path.json"
     tokenizer: str = "bytes"
     # experiment design
     seeds: int = 3

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation import storage
-from curation.ordering import order
+from curation.ordering.engine import order
 from curation.probe import data
 from curation.probe.config import ProbeConfig
 from curation.probe.heldout import HeldOut

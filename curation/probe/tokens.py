@@ -1,4 +1,4 @@
-"""The probe's view of a tokenizer (``curation.tokenize``): one Arrow string array in, one
+"""The probe's view of a tokenizer (``curation.tokens.tokenizer``): one Arrow string array in, one
 flat token array out with the end-of-document token after every document, plus the number
 of tokens each document took, so the caller places documents without per-document objects.
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from curation.tokenize import Tokenizer, load_tokenizer
+from curation.tokens.tokenizer import Tokenizer, load_tokenizer
 
 
 @dataclass(frozen=True)

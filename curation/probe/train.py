@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from curation import storage
-from curation.ordering import boundaries as ordering_boundaries
+from curation.ordering.engine import boundaries as ordering_boundaries
 from curation.probe import data, diagnostics
 from curation.probe.config import ProbeConfig
 from curation.probe.heldout import HeldOut

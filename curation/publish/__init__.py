@@ -4,7 +4,6 @@
 committed versions, ``verify`` checks one against its manifest, ``diff`` compares two.
 """
 
-from curation.hashing import sha256_of
 from curation.publish.catalog import (
     ManifestError,
     list_datasets,
@@ -15,6 +14,7 @@ from curation.publish.catalog import (
     read_manifest,
     resolve_version,
     scan_versions,
+    verify_version,
 )
 from curation.publish.diff import diff_versions
 from curation.publish.manifest import (
@@ -38,9 +38,9 @@ from curation.publish.verify import (
     content_problems,
     manifest_problems,
     verify_opened,
-    verify_version,
 )
 from curation.publish.write import publish_version, set_latest
+from curation.storage.hashing import sha256_of
 
 __all__ = [
     "ManifestError",

@@ -12,7 +12,7 @@ import warnings
 import pyarrow.fs as pafs
 
 from curation import storage
-from curation.names import validate_dataset_name, validate_version_id
+from curation.publish import verify
 from curation.publish.manifest import (
     LATEST,
     MANIFEST,
@@ -24,6 +24,7 @@ from curation.publish.manifest import (
     version_loc,
 )
 from curation.storage import DamagedFile, Location
+from curation.storage.names import validate_dataset_name, validate_version_id
 
 
 class ManifestError(ValueError):
@@ -64,9 +65,7 @@ def load_manifest(root: str, dataset: str, version: str) -> dict:
 
 
 def _checked(manifest: dict, version: str, where: str) -> dict:
-    from curation.publish.verify import manifest_problems
-
-    problems = manifest_problems(manifest, version)
+    problems = verify.manifest_problems(manifest, version)
     if problems:
         raise ManifestError(f"{where}: {'; '.join(problems[:5])}")
     return manifest
@@ -141,3 +140,13 @@ def list_versions(root: str, dataset: str) -> list[PublishedVersion]:
     for problem in problems:
         warnings.warn(f"skipping damaged version: {problem}", RuntimeWarning, stacklevel=2)
     return found
+
+
+def verify_version(root: str, dataset: str, version: str = "latest") -> list[str]:
+    """Problems found (empty = ok); a missing, unreadable or damaged version is a problem."""
+    try:
+        version = resolve_version(root, dataset, version)
+        manifest = load_manifest(root, dataset, version)
+    except (NotPublished, DamagedFile) as exc:  # an unsafe name is raised, not reported
+        return [str(exc)]
+    return verify.verify_opened(version_loc(root, dataset, version).uri, manifest)

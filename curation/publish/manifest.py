@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from curation import storage
-from curation.hashing import text_digest
-from curation.names import validate_dataset_name, validate_version_id
 from curation.storage import Location
+from curation.storage.hashing import text_digest
+from curation.storage.names import validate_dataset_name, validate_version_id
 
 MANIFEST = "manifest.json"
 PUBLISH_INFO = ".publish-info"

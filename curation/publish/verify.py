@@ -26,7 +26,7 @@ from curation.publish.manifest import (
     claimed_version_id,
     shard_name,
 )
-from curation.storage import DamagedFile, Location
+from curation.storage import Location
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SHARD_KEYS = ("name", "sha256", "bytes", "rows", "row_start", "row_end", "row_groups")
@@ -196,19 +196,6 @@ def verify_opened(
     return manifest_problems(manifest, version) or content_problems(
         version_uri, manifest, hash_shards
     )
-
-
-def verify_version(root: str, dataset: str, version: str = "latest") -> list[str]:
-    """Problems found (empty = ok); a missing, unreadable or damaged version is a problem."""
-    from curation.publish.catalog import load_manifest, resolve_version
-    from curation.publish.manifest import NotPublished, version_loc
-
-    try:
-        version = resolve_version(root, dataset, version)
-        manifest = load_manifest(root, dataset, version)
-    except (NotPublished, DamagedFile) as exc:  # an unsafe name is raised, not reported
-        return [str(exc)]
-    return verify_opened(version_loc(root, dataset, version).uri, manifest)
 
 
 def _verify_positions(pf: pq.ParquetFile, shard: dict) -> list[str]:

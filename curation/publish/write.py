@@ -16,8 +16,6 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from curation import storage
-from curation.hashing import copy_hashing, sha256_of
-from curation.names import validate_dataset_name
 from curation.publish.manifest import (
     FORMAT_VERSION,
     LATEST,
@@ -39,6 +37,8 @@ from curation.publish.manifest import (
     version_loc,
 )
 from curation.storage import Location
+from curation.storage.hashing import copy_hashing, sha256_of
+from curation.storage.names import validate_dataset_name
 
 _STALE_TMP_SECONDS = 3600
 

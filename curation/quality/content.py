@@ -15,14 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.corpus import assert_unchanged
-from curation.digests import content_digests
-from curation.hashing import RowHasher
+from curation.corpus.digests import content_digests
+from curation.corpus.read import assert_unchanged
 from curation.machine import release_memory
 from curation.quality.gx import Suite, expect, repeated, run_suites
 from curation.quality.outcome import CheckOutcome, make_outcome
 from curation.quality.shards import check_shards
 from curation.refs import CorpusRef, OrderingRef, ShardRef, ShardSetRef
+from curation.storage.hashing import RowHasher
 
 
 def check_shard_set(
@@ -33,9 +33,9 @@ def check_shard_set(
 ) -> CheckOutcome:
     """``check_shards`` on a committed shard set, with content fingerprints.
 
-    Raises :class:`curation.corpus.CorpusChanged` when the corpus bytes no longer give the
+    Raises :class:`curation.corpus.read.CorpusChanged` when the corpus bytes no longer give the
     version the ordering (and so the lineage) names. ``corpus_digests`` (from
-    :func:`curation.digests.content_digests`) may be passed to share one corpus read
+    :func:`curation.corpus.digests.content_digests`) may be passed to share one corpus read
     between several recipes.
     """
     assert_unchanged(corpus.uri, ordering.corpus_version)

@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 
-from curation.ids import IdTypeError, match_ids
+from curation.corpus.ids import IdTypeError, match_ids
 from curation.quality.columns import as_ids, take, to_numpy
 from curation.quality.gx import Suite, expect, run_suites
 from curation.quality.outcome import (

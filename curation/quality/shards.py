@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 
-from curation.ids import shared_codes
+from curation.corpus.ids import shared_codes
 from curation.quality.columns import IdArray, as_ids, padded, take
 from curation.quality.gx import Suite, expect, run_suites
 from curation.quality.outcome import (

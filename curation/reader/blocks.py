@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation.reader.rows import RowSource
-from curation.tokenize import Tokenizer
+from curation.tokens.tokenizer import Tokenizer
 
 
 class TextBlocks:

@@ -9,7 +9,7 @@ number of steps (packing each rank's own documents would not: a DDP deadlock).
 Tokenization runs in DataLoader workers (:meth:`PackedDataset.loader`): worker w tokenizes
 blocks ``k % W == w`` (a parquet row group, or a range of a token export), the DataLoader's
 in-order round robin hands them back in order, and the main process cuts sequences. Workers
-send token arrays, never Python strings. On a token export (``curation.export.tokens``) no
+send token arrays, never Python strings. On a token export (``curation.reader.export.tokens``) no
 tokenization happens at all and ``len()`` is known up front.
 """
 
@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from curation.export import tokens as token_export
 from curation.reader.blocks import TextBlocks, token_blocks
+from curation.reader.export import tokens as token_export
 from curation.reader.rows import open_job_version
-from curation.tokenize import Tokenizer, load_tokenizer
+from curation.tokens.tokenizer import Tokenizer, load_tokenizer
 
 _EXPORT_BLOCK_TOKENS = 1 << 20  # tokens per block read from a token export
 
@@ -48,7 +48,7 @@ class PackedDataset(IterableDataset):
     """Fixed-length token sequences of a published version (or of its token export).
 
     ``uri``: a published dataset (``<root>/<dataset>``, or a version directory) or a token
-    export directory. ``tokenizer``: a spec for :func:`curation.tokenize.load_tokenizer`
+    export directory. ``tokenizer``: a spec for :func:`curation.tokens.tokenizer.load_tokenizer`
     (default ``"bytes"``; an export uses its own, and refuses a different one).
     ``tail="drop"`` drops the last partial global batch; ``"pad"`` keeps it, padded with
     EOT, and every batch carries ``loss_mask`` (True real, False padding).
@@ -109,7 +109,9 @@ class PackedDataset(IterableDataset):
         the stream's length is unknown before the text is tokenized."""
         total = self.source.total_tokens
         if total is None:
-            raise TypeError("the number of steps needs a token export (curation.export.tokens)")
+            raise TypeError(
+                "the number of steps needs a token export (curation.reader.export.tokens)"
+            )
         left, per = total - self._sequences * self.seq_len, self.global_batch_size * self.seq_len
         return left // per if self.tail == "drop" else -(-left // per)
 

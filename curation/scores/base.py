@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.corpus import iter_batches, list_corpus_files, read_ids
+from curation.corpus.read import iter_batches, list_corpus_files, read_ids
 from curation.machine import resident_bytes
 from curation.scores.builtin import BUILTIN_SCORERS
 from curation.scores.parallel import choose_workers, score_batches, score_units

@@ -1,6 +1,6 @@
 """Exact score coverage: every corpus id has one finite score and no score names an unknown id.
 
-The join is :func:`curation.ids.match_ids` (one dictionary-encode of both id columns, then
+The join is :func:`curation.corpus.ids.match_ids` (one dictionary-encode of both id columns, then
 numpy), the same join the GX coverage check validates, so the rule lives in one place.
 """
 
@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.ids import IdMatch, IdTypeError, id_kind, match_ids, normalize_ids
+from curation.corpus.ids import IdMatch, IdTypeError, id_kind, match_ids, normalize_ids
 from curation.scores.errors import MAX_IDS, ScoreError
 
 QUANTILES = {"p01": 0.01, "p10": 0.10, "p50": 0.50, "p90": 0.90, "p99": 0.99}

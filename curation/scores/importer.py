@@ -1,7 +1,7 @@
 """Import an external score table (parquet, jsonl, csv; local or s3://) as id + float64 columns.
 
 Parquet goes straight through ``pyarrow.parquet.read_table`` (multi-threaded, the floor we
-benchmark against); text formats stream through :mod:`curation.corpus`. Numbers stored as
+benchmark against); text formats stream through :mod:`curation.corpus.read`. Numbers stored as
 strings are parsed with a vectorised cast; only the error path looks for the bad values.
 """
 
@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation.corpus import CorpusError, format_of, iter_batches, list_corpus_files
-from curation.ids import IdTypeError, normalize_ids
+from curation.corpus.ids import IdTypeError, normalize_ids
+from curation.corpus.read import CorpusError, format_of, iter_batches, list_corpus_files
 from curation.scores.errors import MAX_IDS, ScoreError
 
 _NUMBER = r"^[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)$"
@@ -47,7 +47,7 @@ def _read_parquet(loc) -> pa.Table:
 
 
 def id_array(values: pa.ChunkedArray | pa.Array, column: str) -> pa.Array:
-    """Ids as string or int64 (:func:`curation.ids.normalize_ids`); else ``wrong_type``."""
+    """Ids as string or int64 (:func:`curation.corpus.ids.normalize_ids`); else ``wrong_type``."""
     try:
         return normalize_ids(values, column)
     except IdTypeError as exc:

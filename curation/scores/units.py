@@ -4,7 +4,7 @@ Shipping every batch from the parent (read, copy, pipe) keeps one process busy b
 workers; on 2 cores that capped scoring at ~1.65x one process. A worker given
 ``(file, row group)`` reads the text itself, so the parent only collects scores. Row groups
 come in corpus order (files in listing order, groups in file order), the order of
-:func:`curation.corpus.read_ids`.
+:func:`curation.corpus.read.read_ids`.
 """
 
 from collections.abc import Iterator
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.corpus import CorpusError, format_of, list_corpus_files
+from curation.corpus.read import CorpusError, format_of, list_corpus_files
 from curation.storage import resolve
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.corpus import CorpusError, format_of, list_corpus_files
+from curation.corpus.read import CorpusError, format_of, list_corpus_files
 from curation.shards.errors import CorpusFormatError
 from curation.storage import Location, resolve
 
@@ -59,7 +59,7 @@ def corpus_layout(corpus_uri: str | os.PathLike) -> CorpusLayout:
     if other:
         raise CorpusFormatError(
             f"corpus {loc.uri} holds non-parquet files {other[:10]}; reordering needs parquet "
-            "(random access by row group): convert them first, e.g. with curation.corpus."
+            "(random access by row group): convert them first, e.g. with curation.corpus.read."
             "iter_batches and pyarrow.parquet.ParquetWriter"
         )
     schema, rg_file, rg_local, counts, sizes, mismatched = None, [], [], [], [], []

@@ -6,7 +6,7 @@ import pytest
 from dagster import RunRequest, SkipReason, build_sensor_context, instance_for_test
 
 from assets.automation import RANGE_END, RANGE_START, range_tags
-from definitions import build_definitions
+from assets.location import build_definitions
 from tests.factories import RECIPES, make_corpus, make_project, write_project_file, write_scores
 
 

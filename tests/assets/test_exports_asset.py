@@ -7,10 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import instance_for_test
 
-from curation.export.tokens import TokenStore
+from curation.project import RecipeError, parse_project
 from curation.publish import resolve_version
 from curation.reader import OrderedDataset, PackedDataset
-from curation.recipes import RecipeError, parse_project
+from curation.reader.export.tokens import TokenStore
 from tests.factories import make_corpus, make_project, run_graph, write_scores
 
 RECIPES = [

@@ -117,7 +117,7 @@ def test_checks_ran_per_recipe_and_metadata_is_native(happy):
 
 
 def test_definitions_carry_kinds_owners_and_code_versions(happy):
-    from definitions import build_definitions
+    from assets.location import build_definitions
 
     defs = build_definitions(happy["project"])
     graph = defs.resolve_asset_graph()

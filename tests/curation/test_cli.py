@@ -4,8 +4,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.cli import main
-from curation.ordering import order
+from curation.cli.main import main
+from curation.ordering.engine import order
 
 
 def test_order_writes_position_id_table_equal_to_the_engine(tmp_path, capsys):

@@ -4,7 +4,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.corpus import CorpusError, corpus_version, iter_batches, list_corpus_files, read_ids
+from curation.corpus.read import (
+    CorpusError,
+    corpus_version,
+    iter_batches,
+    list_corpus_files,
+    read_ids,
+)
 
 
 def write_jsonl(path, rows: list[bytes]) -> None:

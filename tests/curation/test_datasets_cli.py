@@ -6,7 +6,7 @@ import os
 import pytest
 
 from curation import publish
-from curation.datasets_cli import main
+from curation.cli.datasets import main
 from tests.factories import LINEAGE, write_shards
 
 

@@ -9,10 +9,10 @@ import warnings
 import numpy as np
 import pytest
 
-from curation.export.hf import export_hf
-from curation.export.mds import export_mds
-from curation.export.megatron import export_megatron, keep_order
-from curation.export.tokens import export_tokens
+from curation.reader.export.hf import export_hf
+from curation.reader.export.mds import export_mds
+from curation.reader.export.megatron import export_megatron, keep_order
+from curation.reader.export.tokens import export_tokens
 from tests.curation.test_packed import EOT, publish_docs, stream
 
 

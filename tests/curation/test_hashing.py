@@ -5,7 +5,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation.hashing import row_digests
+from curation.storage.hashing import row_digests
 
 M = 1 << 64
 P = 0x100000001B3

@@ -5,14 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation.metrics import (
+from curation.ordering.engine import guideline_metrics, order
+from curation.ordering.metrics import (
     count_sweeps,
     expected_shape,
     longest_gap,
     percentile_ranks,
     score_curve,
 )
-from curation.ordering import guideline_metrics, order
 
 N = 20_000
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation.ordering import (
+from curation.ordering.engine import (
     DEFAULTS,
     METHODS,
     OverlapWarning,

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from curation import publish
-from curation.export.tokens import TokenExportError, TokenStore, export_tokens
 from curation.reader import PackedDataset
+from curation.reader.export.tokens import TokenExportError, TokenStore, export_tokens
 from tests.factories import LINEAGE, write_shards
 
 N = 57

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curation import publish, storage
-from curation.names import InvalidName, validate_dataset_name
 from curation.publish import NotPublished, PublishError, PublishRefused
+from curation.storage.names import InvalidName, validate_dataset_name
 from tests.factories import LINEAGE, write_shards
 
 

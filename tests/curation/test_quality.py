@@ -327,8 +327,8 @@ def test_importing_quality_does_not_import_gx():
 
 def test_ordering_check_on_real_orderings_and_metrics():
     """SAW with an odd folding layer meets its shape; a descending sort breaks it."""
-    from curation.metrics import expected_shape, guideline_metrics
-    from curation.ordering import order
+    from curation.ordering.engine import order
+    from curation.ordering.metrics import expected_shape, guideline_metrics
 
     scores = np.random.default_rng(3).random(2000)
     params = {"folding_layer": 3}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from curation.recipes import RecipeError, load_project, parse_project
+from curation.project import RecipeError, load_project, parse_project
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curation.tokenize import TokenizerError, load_tokenizer, with_eot
+from curation.tokens.tokenizer import TokenizerError, load_tokenizer, with_eot
 
 # GPT-2's split pattern as tiktoken_ext.openai_public defines it (r50k_base)
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""

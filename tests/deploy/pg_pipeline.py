@@ -17,7 +17,7 @@ from dagster import (
     multiprocess_executor,
 )
 
-from curation.ordering import order
+from curation.ordering.engine import order
 from curation.shards import corpus_layout, write_ordered_shards
 
 METHODS = StaticPartitionsDefinition(["random", "sorted", "saw"])

@@ -112,7 +112,7 @@ def test_workspace_points_at_the_code_server(compose, monkeypatch):
 
 
 def test_docker_executor_is_selected_by_environment(monkeypatch):
-    from definitions import executor_from_env
+    from assets.location import executor_from_env
 
     monkeypatch.setenv("CURATION_EXECUTOR", "docker")
     assert executor_from_env().name == "docker"
@@ -123,7 +123,7 @@ def test_docker_executor_is_selected_by_environment(monkeypatch):
 def test_stack_project_file_is_valid_and_small():
     """The stack's recipes parse with the project's own loader; the probe budget stays tiny."""
     from assets.probes import probe_config
-    from curation.recipes import load_project
+    from curation.project import load_project
 
     project = load_project(DEPLOY / "compose" / "curation.yaml", env={})
     assert project.recipe_names == ["random", "saw"]

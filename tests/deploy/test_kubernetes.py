@@ -158,7 +158,7 @@ def test_step_kinds_name_ops_of_the_refresh_job(monkeypatch):
 
 
 def test_k8s_executor_reads_the_step_config(monkeypatch):
-    from definitions import executor_from_env
+    from assets.location import executor_from_env
 
     monkeypatch.setenv("CURATION_EXECUTOR", "k8s")
     monkeypatch.setenv("CURATION_K8S_EXECUTOR_CONFIG", str(DEPLOY / "k8s" / "executor.yaml"))

@@ -35,8 +35,8 @@ def run_library_pipeline(
 ) -> str:
     """ids -> scores -> ordering -> shards -> published version; returns the version id."""
     import curation
-    from curation.corpus import corpus_version, read_ids
-    from curation.ordering import guideline_metrics, order
+    from curation.corpus.read import corpus_version, read_ids
+    from curation.ordering.engine import guideline_metrics, order
     from curation.publish import publish_version
     from curation.scores import align_scores, import_scores, score_version
     from curation.shards import write_ordered_shards

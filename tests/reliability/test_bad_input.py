@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation import publish
-from curation.corpus import CorpusError, iter_batches, read_ids
-from curation.ordering import METHODS, order
+from curation.corpus.read import CorpusError, iter_batches, read_ids
+from curation.ordering.engine import METHODS, order
 from curation.publish import PublishError
 from curation.scores import ScoreError, align_scores, combine_scores, import_scores
 from curation.shards import ShardError, write_ordered_shards

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from assets.cli import main
+from curation.cli.main import main
 from tests.factories import make_corpus
 
 

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.corpus import CorpusError, list_corpus_files, read_ids
-from curation.ids import IdTypeError, normalize_ids
+from curation.corpus.ids import IdTypeError, normalize_ids
+from curation.corpus.read import CorpusError, list_corpus_files, read_ids
 from curation.scores import ScoreError, align_scores, import_scores
 from curation.scores.base import score_corpus
 

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.corpus import CorpusChanged, assert_unchanged, corpus_version
-from curation.digests import content_digests
-from curation.ordering import order
-from curation.ordering_table import write_ordering_table
+from curation.corpus.digests import content_digests
+from curation.corpus.read import CorpusChanged, assert_unchanged, corpus_version
+from curation.ordering.engine import order
+from curation.ordering.table import write_ordering_table
 from curation.quality import check_shards
 from curation.quality.content import check_shard_set
 from curation.refs import CorpusRef, OrderingRef, ShardRef, ShardSetRef

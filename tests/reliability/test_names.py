@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curation import publish, storage
-from curation.names import InvalidName, validate_dataset_name
+from curation.storage.names import InvalidName, validate_dataset_name
 from tests.reliability.helpers import job_env
 
 BAD_NAMES = [
@@ -105,7 +105,7 @@ def test_cli_refuses_bad_names_with_one_line(tmp_path, args):
         [
             sys.executable,
             "-m",
-            "curation.datasets_cli",
+            "curation.cli.datasets",
             "datasets",
             "verify",
             "--root",

@@ -4,7 +4,7 @@ is covered by test_names.py; this is the seam for names from env, run config and
 import pytest
 
 from curation import storage
-from curation.names import InvalidName
+from curation.storage.names import InvalidName
 
 BAD = ["../../../x", "a b", "ünï", "a/b", "..", "", ".hidden"]
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.ordering import METHODS
+from curation.ordering.engine import METHODS
 from tests.factories import corpus_table, make_project, run_graph
 from tests.reliability.helpers import find_secrets
 

@@ -24,7 +24,7 @@ def test_a_second_curation_run_on_one_root_stops_at_once_naming_the_first(tmp_pa
     config = write_project_file(tmp_path / "curation.yaml", project)
     env = job_env(CURATION_CONFIG=config, DAGSTER_HOME=str(tmp_path / "home"))
     os.makedirs(env["DAGSTER_HOME"])
-    argv = [sys.executable, "-m", "assets.cli", "run", "--quiet"]
+    argv = [sys.executable, "-m", "curation.cli", "run", "--quiet"]
     first = subprocess.Popen(
         argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

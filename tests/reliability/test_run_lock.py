@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from curation.runlock import RunLocked, run_lock
+from curation.storage.runlock import RunLocked, run_lock
 from tests.reliability.helpers import job_env
 
 HOLD = """
 import sys, time, pathlib
-from curation.runlock import run_lock
+from curation.storage.runlock import run_lock
 with run_lock(sys.argv[1], owner=sys.argv[2]):
     pathlib.Path(sys.argv[3]).write_text("held")
     while not pathlib.Path(sys.argv[4]).exists():

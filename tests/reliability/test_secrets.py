@@ -98,4 +98,4 @@ def test_s3_filesystem_is_built_in_one_place_without_keys():
         for p in REPO.glob("curation/**/*.py")
         if "S3FileSystem(" in p.read_text()
     ]
-    assert uses == [Path("curation/storage.py")]
+    assert uses == [Path("curation/storage/files.py")]

@@ -43,7 +43,16 @@ def test_a_corrupt_manifest_is_named_and_the_others_still_list(published, tmp_pa
         assert publish.list_datasets(str(root)) == ["other", "web"]
     with pytest.warns(RuntimeWarning, match="manifest.json"):
         assert [v.version for v in publish.list_versions(str(root), "web")] == [second.version]
-    cli = [sys.executable, "-m", "curation.cli", "datasets", "list", "--root", str(root), "web"]
+    cli = [
+        sys.executable,
+        "-m",
+        "curation.cli.main",
+        "datasets",
+        "list",
+        "--root",
+        str(root),
+        "web",
+    ]
     out = subprocess.run(cli, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert second.version in out.stdout and pv.version in out.stderr

@@ -8,8 +8,8 @@ import os
 import pytest
 
 from curation import storage
-from curation.names import InvalidName
-from curation.workdir import commit_marker, read_marker, run_scratch
+from curation.storage.names import InvalidName
+from curation.storage.workdir import commit_marker, read_marker, run_scratch
 
 
 @pytest.mark.parametrize("damage", ["", "[", '{"a": NaN}'])

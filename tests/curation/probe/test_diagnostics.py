@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from curation.ordering import boundaries, order
+from curation.ordering.engine import boundaries, order
 from curation.probe import diagnostics, stats
 
 

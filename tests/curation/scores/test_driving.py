@@ -3,8 +3,8 @@
 import pyarrow as pa
 import pytest
 
-from curation.recipes import parse_project
-from curation.scores.driving import SCORE, with_driving_score
+from curation.project import parse_project
+from curation.stages.scores import SCORE, with_driving_score
 
 
 def project(**scores):

@@ -3,7 +3,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.corpus import CorpusError
+from curation.corpus.read import CorpusError
 from curation.scores.base import SCORERS, Scorer, get_scorer, register_scorer, score_corpus
 from curation.scores.builtin import CompressionScorer, NgramScorer
 

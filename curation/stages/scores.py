@@ -3,7 +3,7 @@
 import numpy as np
 import pyarrow as pa
 
-from curation.recipes import Project
+from curation.project import Project
 from curation.scores.combine import combine_scores
 
 SCORE = "_ordering_score"  # the column that drives ordering (a reserved name)

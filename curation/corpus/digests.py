@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from curation.corpus import iter_batches
-from curation.hashing import RowHasher
+from curation.corpus.read import iter_batches
 from curation.machine import available_cores, release_memory
+from curation.storage.hashing import RowHasher
 
 BATCH_ROWS = 8192  # ~2 MB of text: each thread's work arrays are ~70 MB
 
@@ -23,7 +23,7 @@ BATCH_ROWS = 8192  # ~2 MB of text: each thread's work arrays are ~70 MB
 def content_digests(
     uri: str, id_column: str = "id", text_column: str = "text", workers: int | None = None
 ) -> np.ndarray:
-    """One fingerprint per row (:class:`curation.hashing.RowHasher`), in row order."""
+    """One fingerprint per row (:class:`curation.storage.hashing.RowHasher`), in row order."""
     workers = workers or available_cores()
     local = threading.local()
 

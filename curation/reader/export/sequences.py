@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from curation.export.tokens import TokenStore
+from curation.reader.export.tokens import TokenStore
 
 _CHUNK_TOKENS = 1 << 24
 

@@ -15,8 +15,8 @@ import os
 import warnings
 
 from curation import storage
-from curation.names import validate_segment
 from curation.storage import DamagedFile, Location
+from curation.storage.names import validate_segment
 
 
 def run_scratch(base: str, run_id: str) -> Location:

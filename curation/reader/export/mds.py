@@ -16,8 +16,8 @@ import os
 import numpy as np
 
 from curation import storage
-from curation.export.sequences import sequence_chunks
-from curation.export.tokens import TokenStore
+from curation.reader.export.sequences import sequence_chunks
+from curation.reader.export.tokens import TokenStore
 
 _SIZE_LIMIT = 1 << 26  # MDSWriter's default shard size
 

@@ -1,5 +1,6 @@
-"""``curation run``: the whole pipeline (all recipes, or the named ones) on the configured
-Dagster instance; every other ``curation`` command is the library's own CLI.
+"""The pipeline run behind ``curation run`` (all recipes, or the named ones) on the configured
+Dagster instance. The command itself (arguments, errors) is :mod:`curation.cli.run`, which
+loads this module from the project's code location.
 
 Equivalent with the ``dagster`` CLI (one run over every recipe)::
 
@@ -8,15 +9,12 @@ Equivalent with the ``dagster`` CLI (one run over every recipe)::
                "dagster/asset_partition_range_end": "<last>"}'
 """
 
-import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
-from curation.cli import main as library_main
-from curation.recipes import RecipeError, config_path, load_project
-from curation.runlock import RunLocked, run_lock
+from curation.project import load_project
+from curation.storage.runlock import run_lock
 
 
 def _instance():
@@ -54,7 +52,7 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
 
 def _one_run_per_root(instance, project):
     """A second ``curation run`` on the same instance and storage root stops at once."""
-    from curation.hashing import text_digest
+    from curation.storage.hashing import text_digest
 
     owner = f"curation run (pid {os.getpid()})"
     return run_lock(instance.root_directory, owner, name=text_digest(project.storage.root))
@@ -68,7 +66,7 @@ def run_pipeline(recipes: list[str] | None = None, quiet: bool = False) -> int:
     for name in names:
         project.recipe(name)
     from assets.automation import range_tags
-    from definitions import build_definitions
+    from assets.location import build_definitions
 
     defs = build_definitions()
     job = defs.resolve_job_def("refresh")
@@ -102,27 +100,3 @@ def run_pipeline(recipes: list[str] | None = None, quiet: bool = False) -> int:
                     print(f"probe runs missing for: {', '.join(report['missing'])}")
     print(f"wall time: {time.perf_counter() - started:.1f} s")
     return 0 if ok else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] != "run":
-        return library_main(argv)
-    parser = argparse.ArgumentParser(
-        prog="curation run", description="Run the whole pipeline on the configured instance."
-    )
-    parser.add_argument("--recipe", action="append", help="only this recipe (repeatable)")
-    parser.add_argument("--config", help=f"project file (default: {config_path()})")
-    parser.add_argument("--quiet", action="store_true", help="warnings and the summary only")
-    args = parser.parse_args(argv[1:])
-    if args.config:
-        os.environ["CURATION_CONFIG"] = args.config
-    try:
-        return run_pipeline(args.recipe, quiet=args.quiet)
-    except (RecipeError, RunLocked) as exc:
-        print(f"curation run: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -184,6 +184,6 @@ def under(root: str | os.PathLike, *parts: str) -> Location:
     """A location under ``root`` built from validated segments, so names that come from the
     environment, a run config or a command line can never point outside it. Call it before
     writing anything: a refused name leaves nothing behind."""
-    from curation.names import validate_segment
+    from curation.storage.names import validate_segment
 
     return resolve(root).join(*(validate_segment(p) for p in parts))

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 
 from curation import storage
-from curation.export.sequences import num_sequences, sequence_chunks
-from curation.export.tokens import TokenStore
+from curation.reader.export.sequences import num_sequences, sequence_chunks
+from curation.reader.export.tokens import TokenStore
 
 _ROWS_PER_FILE = 1 << 16
 

@@ -20,9 +20,9 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from curation.hashing import sha256_of
-from curation.ids import IdTypeError, normalize_ids
+from curation.corpus.ids import IdTypeError, normalize_ids
 from curation.storage import Location, list_files, resolve
+from curation.storage.hashing import sha256_of
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".ndjson.gz")

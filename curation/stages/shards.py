@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.machine import available_cores
-from curation.recipes import Project
+from curation.project import Project
 from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardRef, ShardSetRef
 from curation.scores.aligned import aligned_values
 from curation.shards import (
@@ -39,7 +39,7 @@ from curation.shards import (
     write_group,
 )
 from curation.storage import exists, read_bytes, resolve, write_bytes
-from curation.workdir import commit_marker, read_marker
+from curation.storage.workdir import commit_marker, read_marker
 
 COMMIT = "shards.json"
 

@@ -21,9 +21,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from curation.export.spec import ExportSpec
-from curation.names import InvalidName, validate_dataset_name
-from curation.ordering import DEFAULTS, METHODS, resolve_params
+from curation.ordering.engine import DEFAULTS, METHODS, resolve_params
+from curation.reader.export.spec import ExportSpec
+from curation.storage.names import InvalidName, validate_dataset_name
 
 CONFIG_ENV = "CURATION_CONFIG"
 DEFAULT_CONFIG = "curation.yaml"

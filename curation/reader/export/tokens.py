@@ -9,7 +9,7 @@ directory without it is not an export)::
     tokens.json            source dataset/version, tokenizer spec + fingerprint, dtype,
                            token and document counts, shards with their sha256
 
-The same files serve the Megatron export (:mod:`curation.export.megatron`).
+The same files serve the Megatron export (:mod:`curation.reader.export.megatron`).
 """
 
 import hashlib
@@ -19,7 +19,7 @@ import json
 import numpy as np
 
 from curation import storage
-from curation.tokenize import Tokenizer, load_tokenizer
+from curation.tokens.tokenizer import Tokenizer, load_tokenizer
 
 INDEX = "tokens.json"
 FORMAT = "curation-tokens/1"

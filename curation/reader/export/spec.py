@@ -17,11 +17,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from curation import storage
-from curation.export.hf import export_hf
-from curation.export.mds import export_mds
-from curation.export.megatron import export_megatron
-from curation.export.tokens import export_tokens
-from curation.tokenize import load_tokenizer
+from curation.reader.export.hf import export_hf
+from curation.reader.export.mds import export_mds
+from curation.reader.export.megatron import export_megatron
+from curation.reader.export.tokens import export_tokens
+from curation.tokens.tokenizer import load_tokenizer
 
 FORMATS = ("tokens", "megatron", "mds", "hf")
 

@@ -1,6 +1,6 @@
 """Megatron-LM indexed dataset (``<prefix>.bin`` / ``<prefix>.idx``) in published order.
 
-Written from a token export (:mod:`curation.export.tokens`): the ``.bin`` is the same token
+Written from a token export (:mod:`curation.reader.export.tokens`): the ``.bin`` is the same token
 stream (one Megatron "sequence" per document, EOT included, as ``preprocess_data.py
 --append-eod`` writes it), the ``.idx`` is built from the document offsets with numpy.
 Format (megatron-core 0.16.1, ``indexed_dataset.py``): ``MMIDIDX\\0\\0``, version ``<Q`` 1,
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from curation import storage
-from curation.export.tokens import TokenStore
+from curation.reader.export.tokens import TokenStore
 
 _HEADER = b"MMIDIDX\x00\x00"
 _DTYPE_CODES = {"uint16": 8, "int32": 4}  # Megatron has no uint32: large vocabularies use int32

@@ -1,17 +1,17 @@
 """A recipe's ordering as a pipeline stage: compute (or reuse) it, and check it.
 
-Kept apart from :mod:`curation.ordering` (pure permutations) because this is where a
+Kept apart from :mod:`curation.ordering.engine` (pure permutations) because this is where a
 recipe meets a corpus: parameters resolved against the corpus size, content addressing,
 the stored table, and the invariants re-verified from scratch.
 """
 
 import numpy as np
 
-from curation.metrics import expected_shape
-from curation.ordering import guideline_metrics, order
-from curation.ordering_table import ordering_key, write_ordering_table
+from curation.ordering.engine import guideline_metrics, order
+from curation.ordering.metrics import expected_shape
+from curation.ordering.table import ordering_key, write_ordering_table
+from curation.project import Project, Recipe
 from curation.quality import CheckOutcome, check_ordering
-from curation.recipes import Project, Recipe
 from curation.refs import CorpusRef, OrderingRef, ScoresRef
 from curation.scores.aligned import aligned_values
 from curation.storage import exists, resolve

@@ -1,4 +1,4 @@
-"""The ``curation`` command line: ``order``, ``score`` and ``datasets``.
+"""The ``curation`` command line: ``run``, ``order``, ``score`` and ``datasets``.
 
 Every expected failure (bad file, bad parameter, bad scores) prints one line on stderr
 and exits with status 2; tracebacks are for bugs only.
@@ -15,10 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.datasets_cli import add_datasets_parser
-from curation.ordering import METHODS, guideline_metrics, order
-from curation.ordering_table import write_ordering_table
+from curation.cli.datasets import add_datasets_parser
+from curation.cli.run import add_run_parser
+from curation.ordering.engine import METHODS, guideline_metrics, order
+from curation.ordering.table import write_ordering_table
 from curation.storage import resolve
+from curation.storage.runlock import RunLocked
 from curation.warnings_capture import captured_warnings
 
 
@@ -78,6 +80,7 @@ def cmd_order(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curation", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    add_run_parser(sub)
 
     p = sub.add_parser("order", help="order a score table with one method")
     p.add_argument(
@@ -133,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RunLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -106,7 +106,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (``python -m curation.datasets_cli datasets ...``)."""
+    """Stand-alone entry (``python -m curation.cli.datasets datasets ...``)."""
     parser = argparse.ArgumentParser(prog="curation")
     add_datasets_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -392,7 +392,7 @@ def order(scores: Any, method: str, **params: Any) -> Ordering:
 def guideline_metrics(
     scores: Any, order: Any, batch_size: int = 16, ascending: bool = True
 ) -> dict:
-    """The four-guideline measures of an ordering; see :mod:`curation.metrics`."""
-    from curation.metrics import guideline_metrics as _measure
+    """The four-guideline measures of an ordering; see :mod:`curation.ordering.metrics`."""
+    from curation.ordering.metrics import guideline_metrics as _measure
 
     return _measure(scores, order, batch_size=batch_size, ascending=ascending)

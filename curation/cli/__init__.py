@@ -1,0 +1,1 @@
+"""The ``curation`` command line: one entry point (:mod:`curation.cli.main`), one error handler."""

@@ -1,0 +1,7 @@
+"""``python -m curation.cli``: the ``curation`` command."""
+
+import sys
+
+from curation.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Where stage work runs: local processes (the default) or a Ray cluster."""
