@@ -1,4 +1,4 @@
-"""Read raw corpora (jsonl[.gz], parquet, csv; one file or a directory; local or s3://).
+"""Read raw corpora (jsonl[.gz|.zst], parquet, csv; one file or a directory; local or s3://).
 
 The global row index -- files in name order, rows in file order, counted from 0 -- is the
 identity every later stage uses, so reading is deterministic and never reorders rows.
@@ -25,7 +25,11 @@ from curation.storage import Location, list_files, resolve
 from curation.storage.hashing import sha256_of
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".ndjson.gz")
+JSONL_SUFFIXES = tuple(
+    base + codec
+    for base in (".jsonl", ".ndjson", ".json")
+    for codec in ("", ".gz", ".zst", ".zstd")
+)
 CSV_SUFFIXES = (".csv", ".csv.gz")
 DATA_SUFFIXES = PARQUET_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES
 MAX_LISTED = 10

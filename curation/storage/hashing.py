@@ -13,8 +13,9 @@ CHUNK = 8 << 20
 
 
 def sha256_of(loc: Location) -> tuple[str, int]:
-    """(hex digest, size in bytes) of a file, streamed in chunks."""
-    with loc.fs.open_input_stream(loc.path) as f:
+    """(hex digest, size in bytes) of a file's bytes as stored, streamed in chunks (pyarrow
+    would decompress ``.gz``/``.zst`` files by their suffix unless told not to)."""
+    with loc.fs.open_input_stream(loc.path, compression=None) as f:
         return sha256_stream(f)
 
 
@@ -35,7 +36,10 @@ def copy_hashing(src: Location, dst: Location) -> tuple[str, int]:
     size = 0
     if not dst.is_s3:
         dst.fs.create_dir(posixpath.dirname(dst.path), recursive=True)
-    with src.fs.open_input_stream(src.path) as fin, dst.fs.open_output_stream(dst.path) as fout:
+    with (
+        src.fs.open_input_stream(src.path, compression=None) as fin,
+        dst.fs.open_output_stream(dst.path, compression=None) as fout,
+    ):
         while chunk := fin.read(CHUNK):
             digest.update(chunk)
             fout.write(chunk)
