@@ -5,9 +5,8 @@ from dagster import AssetExecutionContext, DataVersion, Output, asset
 from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location
 from assets.partitions import SINGLE_RUN
 from assets.resources import ProjectResource
-from curation.corpus.read import corpus_version, list_corpus_files, read_ids
 from curation.refs import CorpusRef
-from curation.shards import corpus_layout
+from curation.stages.corpus import build_corpus
 
 
 def build_corpus_asset(project):
@@ -21,18 +20,7 @@ def build_corpus_asset(project):
     )
     def raw_corpus(context: AssetExecutionContext, project: ProjectResource) -> Output[CorpusRef]:
         spec = project.project.corpus
-        files = list_corpus_files(spec.uri)
-        corpus_layout(spec.uri)  # fail now, not after scoring, if it cannot be reordered
-        ids = read_ids(spec.uri, id_column=spec.id_column)
-        ref = CorpusRef(
-            uri=spec.uri,
-            version=corpus_version(spec.uri),
-            rows=len(ids),
-            files=len(files),
-            id_type=str(ids.type),
-            id_column=spec.id_column,
-            text_column=spec.text_column,
-        )
+        ref = build_corpus(project.project)
         context.log.info(f"corpus {ref.version}: {ref.rows} documents in {ref.files} file(s)")
         return Output(
             ref,

@@ -10,7 +10,6 @@ does not move.
 
 from dagster import AssetCheckKey, AssetExecutionContext, AssetKey, Failure, MetadataValue, asset
 
-import curation
 from assets.checks import verdicts
 from assets.metadata import (
     CODE_VERSION,
@@ -23,29 +22,15 @@ from assets.metadata import (
 )
 from assets.partitions import SINGLE_RUN, recipe_partitions
 from assets.resources import ProjectResource
-from curation.publish import PublishRefused, publish_version, read_manifest, resolve_version
+from curation.publish import PublishRefused, read_manifest
 from curation.refs import ShardSetRef, VersionRef
+from curation.stages.publish import GUARDS, dataset_for, publish_shard_set
 
-GUARDS = {
-    AssetCheckKey(AssetKey("sample_scores"), "score_coverage"): False,
-    AssetCheckKey(AssetKey("orderings"), "ordering_invariants"): True,
-    AssetCheckKey(AssetKey("shards"), "shard_integrity"): True,
+#: each guard's check key, and whether its asset is partitioned by recipe (scores are not)
+GUARD_KEYS = {
+    AssetCheckKey(AssetKey(asset), check): asset != "sample_scores"
+    for asset, check in (guard.split(":") for guard in GUARDS)
 }
-
-
-def dataset_for(project, shards: ShardSetRef) -> str:
-    """The recipe's dataset, or a name that says the ordering was overridden."""
-    base = project.dataset_name(shards.recipe)
-    if not shards.ordering.override:
-        return base
-    return f"{base}--override-{shards.ordering.key[:8]}"
-
-
-def _current_latest(root: str, dataset: str) -> str | None:
-    try:
-        return resolve_version(root, dataset)
-    except Exception:  # no version yet (or a damaged pointer, rebuilt by publishing)
-        return None
 
 
 def build_publish_assets(project):
@@ -68,52 +53,25 @@ def build_publish_assets(project):
         out, refused = {}, []
         for name in context.partition_keys:
             ref: ShardSetRef = shards[name]
-            found = verdicts(context.instance, GUARDS, name, context.run_id)
-            dataset = dataset_for(proj, ref)
+            found = verdicts(context.instance, GUARD_KEYS, name, context.run_id)
             ordering = ref.ordering
-            lineage = {
-                "recipe": name,
-                "corpus_version": ordering.corpus_version,
-                "score_version": ordering.score_version,
-                "method": ordering.method,
-                "params": ordering.params,
-                "seed": ordering.params.get("seed"),
-                "code_version": curation.__version__,
-            }
-            before = _current_latest(root, dataset)
             try:
-                version = publish_version(
-                    root,
-                    dataset,
-                    [s.path for s in ref.shards],
-                    lineage,
-                    metrics=ordering.metrics,
-                    checks={k: {"passed": v["passed"], "blocking": True} for k, v in found.items()},
-                    extra={"warnings": list(ordering.warnings)},
-                )
+                version = publish_shard_set(proj, ref, found)
             except PublishRefused as exc:
-                context.log.error(f"{name}: refusing to publish {dataset}: {exc}")
+                context.log.error(f"{name}: refusing to publish {dataset_for(proj, ref)}: {exc}")
                 refused.append(f"{name}: {exc}")
                 continue
-            moved = before != version.version
+            dataset, moved = version.dataset, version.moved_latest
             context.log.info(
                 f"{name}: {dataset} version {version.version} "
                 + ("(latest moved)" if moved else "(unchanged: latest stays)")
             )
-            out[name] = VersionRef(
-                dataset=dataset,
-                version=version.version,
-                uri=version.uri,
-                root=root,
-                recipe=name,
-                rows=version.num_rows,
-                moved_latest=moved,
-            )
+            out[name] = version
             manifest = read_manifest(root, dataset, version.version)
             add_partition_metadata(
                 context,
                 {
-                    "dagster/row_count": version.num_rows,
+                    "dagster/row_count": version.rows,
                     "dagster/column_schema": table_schema(_schema_of(ref)),
                     "recipe": name,
                     "dataset": dataset,

@@ -13,20 +13,33 @@ import os
 import time
 from pathlib import Path
 
+from dagster import AssetKey
+
 from curation.project import load_project
+from curation.storage import atomic_write, resolve
+from curation.storage.filelock import directory_lock
 from curation.storage.runlock import run_lock
 
 
-def _instance():
-    """``$DAGSTER_HOME``'s instance; without one, a project-local instance under ``var/``."""
+def open_instance():
+    """``$DAGSTER_HOME``'s instance; without one, a project-local instance under ``var/``.
+
+    Creating the instance creates (or migrates) its databases; two runs starting at once on a
+    fresh home would both do it and leave a corrupt schema, so it happens under a lock on the
+    home directory, and every storage is opened (created) before the lock is released."""
     from dagster import DagsterInstance
 
     home = Path(os.environ.get("DAGSTER_HOME") or "var/dagster_home").resolve()
-    if not home.exists():
-        home.mkdir(parents=True)
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
+    with directory_lock(home):
+        config = home / "dagster.yaml"
+        if not config.exists():
+            atomic_write(resolve(str(config)), b"telemetry:\n  enabled: false\n")
+        instance = DagsterInstance.get()
+        instance.get_runs(limit=1)  # run storage
+        instance.get_latest_materialization_event(AssetKey("raw_corpus"))  # event log
+        instance.all_instigator_state()  # schedules and sensors
+    return instance
 
 
 def step_windows(instance, run_id: str) -> list[tuple[str, float, float]]:
@@ -72,7 +85,7 @@ def run_pipeline(recipes: list[str] | None = None, quiet: bool = False) -> int:
     job = defs.resolve_job_def("refresh")
     log_level = "WARNING" if quiet else "INFO"
     ok = True
-    with _instance() as instance, _one_run_per_root(instance, project):
+    with open_instance() as instance, _one_run_per_root(instance, project):
         for tags in range_tags(names, project.recipe_names):
             print(
                 f"run: recipes {tags['dagster/asset_partition_range_start']} .. "

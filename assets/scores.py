@@ -16,11 +16,8 @@ from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location, png_markd
 from assets.partitions import SINGLE_RUN
 from assets.resources import ProjectResource
 from curation.plots import histogram_png
-from curation.quality import check_score_coverage
 from curation.refs import CorpusRef, ScoresRef
-from curation.scores import coverage_report, score_version
-from curation.stages.scores import SCORE, load_score_table, with_driving_score
-from curation.storage import resolve, write_parquet_atomic
+from curation.stages.scores import SCORE, build_scores, check_scores
 
 
 def build_scores_assets(project):
@@ -40,35 +37,21 @@ def build_scores_assets(project):
             f"scores: {'importing ' + proj.scores.uri if proj.scores.uri else 'built-in'}"
             f" {'' if proj.scores.uri else ', '.join(proj.scores.scorers)}"
         )
-        table, source = load_score_table(proj)
-        table, combination = with_driving_score(table, proj)
-        version = score_version(table)
-        loc = resolve(proj.path("work", "scores", version, "scores.parquet"))
-        write_parquet_atomic(table, loc)
-        columns = [c for c in table.column_names if c != "id"]
-        report = coverage_report(raw_corpus.read_ids(), table, columns)
-        values = table.column(SCORE).to_numpy(zero_copy_only=False).astype(np.float64)
-        ref = ScoresRef(
-            uri=loc.uri,
-            version=version,
-            column=SCORE,
-            rows=table.num_rows,
-            source=source,
-            combination=combination,
-            corpus_version=raw_corpus.version,
-        )
+        ref, report = build_scores(proj, raw_corpus)
+        values = ref.read_table().column(SCORE).to_numpy(zero_copy_only=False).astype(np.float64)
+        columns = report.get("columns", {})
         return Output(
             ref,
-            data_version=DataVersion(version),
+            data_version=DataVersion(ref.version),
             metadata={
-                "dagster/row_count": table.num_rows,
-                "score_version": version,
-                "source": source,
-                "columns": columns,
-                "combination": combination,
-                "location": location(loc.uri),
+                "dagster/row_count": ref.rows,
+                "score_version": ref.version,
+                "source": ref.source,
+                "columns": list(columns),
+                "combination": ref.combination,
+                "location": location(ref.uri),
                 **scalar_metadata({k: v for k, v in report.items() if k != "columns"}, "coverage_"),
-                "column_stats": scalar_metadata({"c": report.get("columns", {})})["c"],
+                "column_stats": scalar_metadata({"c": columns})["c"],
                 "histogram": png_markdown(
                     histogram_png(values[np.isfinite(values)], "driving score"), "score histogram"
                 ),
@@ -83,12 +66,7 @@ def build_scores_assets(project):
         description="GX: every corpus id has exactly one finite score; no unknown ids.",
     )
     def score_coverage(sample_scores: ScoresRef, raw_corpus: CorpusRef) -> AssetCheckResult:
-        table = sample_scores.read_table()
-        outcome = check_score_coverage(
-            raw_corpus.read_ids(),
-            table.column("id"),
-            table.column(sample_scores.column).to_numpy(zero_copy_only=False),
-        )
+        outcome = check_scores(sample_scores, raw_corpus)
         return to_check_result(outcome)
 
     return sample_scores, score_coverage

@@ -34,10 +34,9 @@ from assets.metadata import (
 )
 from assets.partitions import SINGLE_RUN, mapping_key, recipe_partitions
 from assets.resources import ProjectResource
-from curation.corpus.digests import content_digests
-from curation.quality.content import check_shard_set
 from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardSetRef
 from curation.stages.shards import (
+    check_shard_sets,
     commit_shard_set,
     plan_shard_set,
     scatter_unit,
@@ -62,12 +61,12 @@ def build_shard_ops():
         yield Output(plans, "plans")
         for name, plan in plans.items():
             context.log.info(
-                f"{name}: {'reusing committed shards' if plan['reused'] else 'writing'} "
-                f"{plan['shards']} shard(s) -> {plan['out']}"
+                f"{name}: {'reusing committed shards' if plan.reused else 'writing'} "
+                f"{plan.shards} shard(s) -> {plan.out}"
             )
-            if plan["reused"]:
+            if plan.reused:
                 continue
-            for index in range(len(plan["file_groups"])):
+            for index in range(len(plan.file_groups)):
                 yield DynamicOutput(
                     [name, index], output_name="files", mapping_key=mapping_key(name, index)
                 )
@@ -81,9 +80,9 @@ def build_shard_ops():
     @op(out=DynamicOut())
     def shards_split(plans: dict, scattered: list):
         for name, plan in plans.items():
-            if plan["reused"]:
+            if plan.reused:
                 continue
-            for index in range(plan["shard_groups"]):
+            for index in range(plan.shard_groups):
                 yield DynamicOutput([name, index], mapping_key=mapping_key(name, index))
 
     @op
@@ -159,11 +158,7 @@ def build_shard_assets(project):
     def shard_integrity(
         context: AssetCheckExecutionContext, shards: dict, orderings: dict, raw_corpus: CorpusRef
     ) -> AssetCheckResult:
-        digests = content_digests(raw_corpus.uri, raw_corpus.id_column, raw_corpus.text_column)
-        outcomes = {
-            name: check_shard_set(raw_corpus, orderings[name], ref, digests)
-            for name, ref in shards.items()
-        }
+        outcomes = check_shard_sets(raw_corpus, orderings, shards)
         return recipes_check_result(outcomes)
 
     return shards, shard_integrity

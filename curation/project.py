@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from curation.ordering.engine import DEFAULTS, METHODS, resolve_params
 from curation.reader.export.spec import ExportSpec
 from curation.storage.names import InvalidName, validate_dataset_name
+from curation.storage.yaml_file import YamlRefused, read_yaml
 
 CONFIG_ENV = "CURATION_CONFIG"
 DEFAULT_CONFIG = "curation.yaml"
@@ -218,11 +219,15 @@ def load_project(path: str | os.PathLike | None = None, env: Mapping[str, str] |
     env = os.environ if env is None else env
     path = Path(path) if path is not None else config_path(env)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_yaml(path) or {}
     except FileNotFoundError:
         raise RecipeError(f"{path}: project file not found (set {CONFIG_ENV})") from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    except (YamlRefused, UnicodeDecodeError) as exc:
+        raise RecipeError(
+            str(exc) if isinstance(exc, YamlRefused) else f"{path}: not UTF-8 text: {exc}"
+        ) from None
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
     return parse_project(apply_env(_relative_to(raw, path.parent), env), source=str(path))

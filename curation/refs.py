@@ -141,8 +141,38 @@ class VersionRef:
     moved_latest: bool = False
 
 
-_TYPES = {cls.__name__: cls for cls in (CorpusRef, ScoresRef, OrderingRef, ShardRef, ShardSetRef)}
-_TYPES[VersionRef.__name__] = VersionRef
+@dataclass(frozen=True)
+class ShardPlan:
+    """Where a recipe's shards go and how the work is cut into units (scatter per group of
+    source files, write per group of consecutive shards); the arrays the units share live in
+    ``plan_dir``. Handed from the plan step to every unit, by any engine."""
+
+    recipe: str
+    out: str
+    corpus: str
+    rows: int
+    rows_per_shard: int
+    shards: int
+    shard_groups: int
+    file_groups: tuple
+    memory_limit: int
+    plan_dir: str
+    spill: str
+    reused: bool
+
+    @property
+    def scatter_units(self) -> int:
+        return 0 if self.reused else len(self.file_groups)
+
+    @property
+    def write_units(self) -> int:
+        return 0 if self.reused else self.shard_groups
+
+
+_TYPES = {
+    cls.__name__: cls
+    for cls in (CorpusRef, ScoresRef, OrderingRef, ShardRef, ShardSetRef, VersionRef, ShardPlan)
+}
 _TAG = "__ref__"
 
 

@@ -17,6 +17,7 @@ from curation.publish.catalog import (
     verify_version,
 )
 from curation.publish.diff import diff_versions
+from curation.publish.lineage import Lineage
 from curation.publish.manifest import (
     FORMAT_VERSION,
     LATEST,
@@ -43,6 +44,7 @@ from curation.publish.write import publish_version, set_latest
 from curation.storage.hashing import sha256_of
 
 __all__ = [
+    "Lineage",
     "ManifestError",
     "claimed_version_id",
     "content_problems",

@@ -64,8 +64,8 @@ def load_manifest(root: str, dataset: str, version: str) -> dict:
     return read_json(loc)
 
 
-def _checked(manifest: dict, version: str, where: str) -> dict:
-    problems = verify.manifest_problems(manifest, version)
+def _checked(manifest: dict, dataset: str, version: str, where: str) -> dict:
+    problems = verify.manifest_problems(manifest, version, dataset)
     if problems:
         raise ManifestError(f"{where}: {'; '.join(problems[:5])}")
     return manifest
@@ -75,7 +75,9 @@ def read_manifest(root: str, dataset: str, version: str = "latest") -> dict:
     """The committed, self-consistent manifest of one version."""
     version = resolve_version(root, dataset, version)
     manifest = load_manifest(root, dataset, version)
-    return _checked(manifest, version, version_loc(root, dataset, version).join(MANIFEST).uri)
+    return _checked(
+        manifest, dataset, version, version_loc(root, dataset, version).join(MANIFEST).uri
+    )
 
 
 def open_version(root: str, dataset: str, version: str = "latest") -> PublishedVersion:
@@ -124,7 +126,7 @@ def scan_versions(root: str, dataset: str) -> tuple[list[PublishedVersion], list
         if not (_is_valid_name(name) and storage.exists(mloc)):
             continue
         try:
-            manifest = _checked(read_json(mloc), name, mloc.uri)
+            manifest = _checked(read_json(mloc), dataset, name, mloc.uri)
         except (DamagedFile, ManifestError) as exc:
             problems.append(str(exc))
             continue

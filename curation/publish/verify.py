@@ -36,7 +36,7 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _shape_problems(manifest: object, version: str) -> list[str]:
+def _shape_problems(manifest: object, version: str, dataset: str) -> list[str]:
     if not isinstance(manifest, dict):
         return [f"{MANIFEST} is not a JSON object"]
     if manifest.get("format") != FORMAT_VERSION:
@@ -47,6 +47,11 @@ def _shape_problems(manifest: object, version: str) -> list[str]:
     problems = []
     if manifest.get("version") != version:
         problems.append(f"manifest names version {manifest.get('version')!r}, directory {version}")
+    if manifest.get("dataset") != dataset:
+        problems.append(
+            f"manifest belongs to dataset {manifest.get('dataset')!r} but sits in dataset "
+            f"{dataset!r} (a version copied between datasets is not that dataset's version)"
+        )
     lineage = manifest.get("lineage")
     if not isinstance(lineage, dict) or any(k not in lineage for k in REQUIRED_LINEAGE):
         problems.append(f"lineage must be an object with keys {list(REQUIRED_LINEAGE)}")
@@ -85,9 +90,10 @@ def _shard_problems(i: int, shard: object) -> list[str]:
     return problems
 
 
-def manifest_problems(manifest: object, version: str) -> list[str]:
-    """Everything wrong with what a manifest says about itself (empty = consistent)."""
-    problems = _shape_problems(manifest, version)
+def manifest_problems(manifest: object, version: str, dataset: str) -> list[str]:
+    """Everything wrong with what a manifest says about itself and where it sits (the
+    dataset and version directories holding it); empty = consistent."""
+    problems = _shape_problems(manifest, version, dataset)
     if problems:
         return problems
     for i, shard in enumerate(manifest["shards"]):
@@ -192,8 +198,10 @@ def verify_opened(
     version_uri: str, manifest: dict, hash_shards: Iterable[int] | None = None
 ) -> list[str]:
     """All problems of one version directory and its manifest (empty = every claim holds)."""
-    version = posixpath.basename(version_uri.rstrip("/"))
-    return manifest_problems(manifest, version) or content_problems(
+    version_dir = version_uri.rstrip("/")
+    version = posixpath.basename(version_dir)
+    dataset = posixpath.basename(posixpath.dirname(version_dir))
+    return manifest_problems(manifest, version, dataset) or content_problems(
         version_uri, manifest, hash_shards
     )
 

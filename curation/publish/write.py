@@ -16,6 +16,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from curation import storage
+from curation.publish.lineage import Lineage
 from curation.publish.manifest import (
     FORMAT_VERSION,
     LATEST,
@@ -219,7 +220,7 @@ def publish_version(
     root: str,
     dataset: str,
     shards: list[str],
-    lineage: dict,
+    lineage: "dict | Lineage",
     *,
     metrics: dict | None = None,
     checks: dict | None = None,
@@ -233,6 +234,8 @@ def publish_version(
     it, which also completes a run that crashed between the commit and the pointer move).
     """
     validate_dataset_name(dataset)
+    if isinstance(lineage, Lineage):
+        lineage = lineage.as_dict()
     _check_lineage(lineage)
     _check_checks(checks)
     metrics = finite_metrics(metrics)

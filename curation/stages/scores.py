@@ -1,10 +1,15 @@
-"""The score table a project asks for, and the one column that drives its orderings."""
+"""Scores as a stage: the score table a project asks for, the one column that drives its
+orderings, a content version, and the coverage check that blocks everything downstream."""
 
 import numpy as np
 import pyarrow as pa
 
 from curation.project import Project
+from curation.quality import CheckOutcome, check_score_coverage
+from curation.refs import CorpusRef, ScoresRef
+from curation.scores import coverage_report, score_version
 from curation.scores.combine import combine_scores
+from curation.storage import resolve, write_parquet_atomic
 
 SCORE = "_ordering_score"  # the column that drives ordering (a reserved name)
 
@@ -44,3 +49,36 @@ def with_driving_score(table: pa.Table, project: Project) -> tuple[pa.Table, dic
         table, columns, weights=spec.weights, directions=spec.directions, normalize=spec.normalize
     )
     return table.append_column(SCORE, pa.array(np.asarray(combined))), combination
+
+
+def build_scores(project: Project, corpus: CorpusRef) -> tuple[ScoresRef, dict]:
+    """Load or compute the scores, add the driving column, store them content-addressed;
+    returns the ref and a coverage report (small: counts and per-column statistics)."""
+    table, source = load_score_table(project)
+    table, combination = with_driving_score(table, project)
+    version = score_version(table)
+    loc = resolve(project.path("work", "scores", version, "scores.parquet"))
+    write_parquet_atomic(table, loc)
+    columns = [c for c in table.column_names if c != "id"]
+    report = coverage_report(corpus.read_ids(), table, columns)
+    ref = ScoresRef(
+        uri=loc.uri,
+        version=version,
+        column=SCORE,
+        rows=table.num_rows,
+        source=source,
+        combination=combination,
+        corpus_version=corpus.version,
+    )
+    return ref, report
+
+
+def check_scores(scores: ScoresRef, corpus: CorpusRef) -> CheckOutcome:
+    """Blocking: every corpus id has exactly one finite score, and no score names an
+    unknown id."""
+    table = scores.read_table()
+    return check_score_coverage(
+        corpus.read_ids(),
+        table.column("id"),
+        table.column(scores.column).to_numpy(zero_copy_only=False),
+    )

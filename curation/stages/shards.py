@@ -20,9 +20,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.corpus.digests import content_digests
 from curation.machine import available_cores
 from curation.project import Project
-from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardRef, ShardSetRef
+from curation.quality import CheckOutcome
+from curation.quality.content import check_shard_set
+from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardPlan, ShardRef, ShardSetRef
 from curation.scores.aligned import aligned_values
 from curation.shards import (
     MiB,
@@ -68,7 +71,7 @@ def _read_commit(loc) -> list[dict] | None:
 
 def plan_shard_set(
     project: Project, ordering: OrderingRef, corpus: CorpusRef, scores: ScoresRef
-) -> dict:
+) -> ShardPlan:
     """Decide where the recipe's shards go and save what the units need (unless reused)."""
     layout = corpus_layout(corpus.uri)
     run = project.run
@@ -78,36 +81,36 @@ def plan_shard_set(
     out = resolve(project.path("work", "shards", ordering.method, key))
     token = uuid.uuid4().hex[:12]  # private to this run: concurrent runs never share it
     specs = plan_shards(ordering.rows, rows_per_shard)
-    plan = {
-        "recipe": ordering.recipe,
-        "out": out.uri,
-        "corpus": corpus.uri,
-        "rows": ordering.rows,
-        "rows_per_shard": rows_per_shard,
-        "shards": len(specs),
-        "shard_groups": len(plan_groups(specs, run.shard_steps)),
-        "file_groups": plan_file_groups(layout, run.shard_steps),
-        "memory_limit": memory_mb * MiB,
-        "plan_dir": project.path("work", "plans", f"{key}-{token}"),
-        "spill": project.path("work", "spill", f"{key}-{token}"),
-        "reused": _read_commit(out.join(COMMIT)) is not None,
-    }
-    if plan["reused"]:
+    plan = ShardPlan(
+        recipe=ordering.recipe,
+        out=out.uri,
+        corpus=corpus.uri,
+        rows=ordering.rows,
+        rows_per_shard=rows_per_shard,
+        shards=len(specs),
+        shard_groups=len(plan_groups(specs, run.shard_steps)),
+        file_groups=tuple(plan_file_groups(layout, run.shard_steps)),
+        memory_limit=memory_mb * MiB,
+        plan_dir=project.path("work", "plans", f"{key}-{token}"),
+        spill=project.path("work", "spill", f"{key}-{token}"),
+        reused=_read_commit(out.join(COMMIT)) is not None,
+    )
+    if plan.reused:
         return plan
     rows = ordering.read_rows()
     values = aligned_values(corpus, scores)
-    plan_dir = resolve(plan["plan_dir"])
+    plan_dir = resolve(plan.plan_dir)
     _save(plan_dir.join("rows.npy"), rows)
     _save(plan_dir.join("positions.npy"), inverse_permutation(rows))
     _save(plan_dir.join("score.npy"), values[rows])
     return plan
 
 
-def _job(plan: dict, units: int, **arrays) -> tuple[ShardJob, int]:
+def _job(plan: ShardPlan, units: int, **arrays) -> tuple[ShardJob, int]:
     """The unit's job and how many of its ``units`` run side by side under the cap."""
-    layout = corpus_layout(plan["corpus"])
-    rows = _load(resolve(plan["plan_dir"]).join("rows.npy"))
-    limit = plan["memory_limit"]
+    layout = corpus_layout(plan.corpus)
+    rows = _load(resolve(plan.plan_dir).join("rows.npy"))
+    limit = plan.memory_limit
     rg_rows = default_row_group_rows(layout, limit)
     workers = workers_within(limit, layout, rg_rows, None, min(available_cores(), max(units, 1)))
     job = ShardJob.prepare(
@@ -116,24 +119,24 @@ def _job(plan: dict, units: int, **arrays) -> tuple[ShardJob, int]:
     return job, workers
 
 
-def _specs(plan: dict):
-    return plan_shards(plan["rows"], plan["rows_per_shard"])
+def _specs(plan: ShardPlan):
+    return plan_shards(plan.rows, plan.rows_per_shard)
 
 
-def scatter_unit(plan: dict, group: int) -> int:
+def scatter_unit(plan: ShardPlan, group: int) -> int:
     """Spill one group of source files into per-bucket spill files; rows written."""
-    files = plan["file_groups"][group]
-    positions = _load(resolve(plan["plan_dir"]).join("positions.npy"))
+    files = plan.file_groups[group]
+    positions = _load(resolve(plan.plan_dir).join("positions.npy"))
     job, workers = _job(plan, len(files), positions=positions)
-    return scatter_group(job, _specs(plan), plan["spill"], files, workers=workers)
+    return scatter_group(job, _specs(plan), plan.spill, files, workers=workers)
 
 
-def write_unit(plan: dict, group: int) -> list[dict]:
+def write_unit(plan: ShardPlan, group: int) -> list[dict]:
     """Write one group of consecutive shards from their spilled buckets."""
-    shard_group = plan_groups(_specs(plan), plan["shard_groups"])[group]
-    score = _load(resolve(plan["plan_dir"]).join("score.npy"))
+    shard_group = plan_groups(_specs(plan), plan.shard_groups)[group]
+    score = _load(resolve(plan.plan_dir).join("score.npy"))
     job, workers = _job(plan, len(shard_group.specs), extra_columns={"score": score})
-    infos = write_group(job, shard_group, plan["out"], plan["spill"], workers=workers)
+    infos = write_group(job, shard_group, plan.out, plan.spill, workers=workers)
     return [
         {
             "path": info.path,
@@ -146,16 +149,16 @@ def write_unit(plan: dict, group: int) -> list[dict]:
     ]
 
 
-def commit_shard_set(plan: dict, written: list[dict], ordering: OrderingRef) -> ShardSetRef:
+def commit_shard_set(plan: ShardPlan, written: list[dict], ordering: OrderingRef) -> ShardSetRef:
     """Record the shard list last (atomically) and drop this run's work files."""
-    out = resolve(plan["out"])
+    out = resolve(plan.out)
     commit = out.join(COMMIT)
-    if plan["reused"]:
+    if plan.reused:
         infos = _read_commit(commit)
     else:
         infos = sorted(written, key=lambda s: s["first_position"])
         infos = commit_marker(commit, infos)  # a concurrent run's equal commit wins
-        for leftover in (resolve(plan["spill"]), resolve(plan["plan_dir"])):
+        for leftover in (resolve(plan.spill), resolve(plan.plan_dir)):
             if exists(leftover):
                 leftover.fs.delete_dir(leftover.path)
     return ShardSetRef(
@@ -163,10 +166,33 @@ def commit_shard_set(plan: dict, written: list[dict], ordering: OrderingRef) -> 
         recipe=ordering.recipe,
         shards=tuple(ShardRef(**info) for info in infos),
         ordering=ordering,
-        reused=bool(plan["reused"]),
+        reused=bool(plan.reused),
     )
 
 
 def shard_schema(shards: ShardSetRef) -> pa.Schema:
     loc = resolve(shards.shards[0].path)
     return pq.read_schema(loc.path, filesystem=loc.fs)
+
+
+def build_shard_set(
+    project: Project, ordering: OrderingRef, corpus: CorpusRef, scores: ScoresRef
+) -> ShardSetRef:
+    """The whole stage in this process: plan, every scatter unit, every write unit, commit.
+    (The orchestrated graph runs the same units as separate steps.)"""
+    plan = plan_shard_set(project, ordering, corpus, scores)
+    for group in range(plan.scatter_units):
+        scatter_unit(plan, group)
+    written = [info for group in range(plan.write_units) for info in write_unit(plan, group)]
+    return commit_shard_set(plan, written, ordering)
+
+
+def check_shard_sets(
+    corpus: CorpusRef, orderings: dict[str, OrderingRef], shards: dict[str, ShardSetRef]
+) -> dict[str, CheckOutcome]:
+    """Blocking, per recipe: shard rows, ids and id+text content, in order, match the
+    ordering and the corpus version it names (corpus digests computed once for all)."""
+    digests = content_digests(corpus.uri, corpus.id_column, corpus.text_column)
+    return {
+        name: check_shard_set(corpus, orderings[name], ref, digests) for name, ref in shards.items()
+    }

@@ -11,7 +11,8 @@ from curation.project import RecipeError, parse_project
 from curation.publish import resolve_version
 from curation.reader import OrderedDataset, PackedDataset
 from curation.reader.export.tokens import TokenStore
-from tests.factories import make_corpus, make_project, run_graph, write_scores
+from tests.factories import make_corpus, make_project, write_scores
+from tests.graph import run_graph
 
 RECIPES = [
     {

@@ -11,9 +11,9 @@ from tests.factories import (
     make_project,
     manifest,
     published_versions,
-    run_graph,
     write_scores,
 )
+from tests.graph import run_graph
 
 
 @pytest.fixture(scope="module")

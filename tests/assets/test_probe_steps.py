@@ -7,7 +7,8 @@ from dagster import DagsterEventType, instance_for_test
 
 import assets.probes
 import curation.probe.train
-from tests.factories import make_corpus, make_project, run_graph, write_scores
+from tests.factories import make_corpus, make_project, write_scores
+from tests.graph import run_graph
 
 RECIPES = [
     {"name": "random", "method": "random", "probe": True},

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.ordering.engine import METHODS
-from tests.factories import corpus_table, make_project, run_graph
+from tests.factories import corpus_table, make_project
+from tests.graph import run_graph
 from tests.reliability.helpers import find_secrets
 
 CANARY_KEY_ID = "AKIA" + "RELIABCANARY0042"

@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import instance_for_test
 
-from tests.factories import make_corpus, make_project, published_versions, run_graph, write_scores
+from tests.factories import make_corpus, make_project, published_versions, write_scores
+from tests.graph import run_graph
 
 
 def _messages(error) -> str:
