@@ -187,3 +187,20 @@ def test_cli_and_reader_call_the_same_verification(version, monkeypatch):
     publish.verify_version(str(root), "web")
     OrderedDataset(str(vdir), verify=True)
     assert len(calls) == 2 and calls[0] == calls[1] == str(vdir)
+
+
+def test_a_version_copied_into_another_dataset_is_named_and_not_served(version):
+    """Its id still matches its content, but the manifest says where it belongs."""
+    import shutil
+
+    root, vdir = version
+    target = root / "ds" / vdir.name
+    shutil.copytree(vdir, target)
+    problems = publish.verify_version(str(root), "ds", vdir.name)
+    assert any("belongs to dataset 'web' but sits in dataset 'ds'" in p for p in problems)
+    with pytest.raises(publish.ManifestError, match="belongs to dataset 'web'"):
+        publish.read_manifest(str(root), "ds", vdir.name)
+    with pytest.raises(Exception, match="belongs to dataset 'web'"):
+        OrderedDataset(str(target), verify=False)
+    with pytest.warns(RuntimeWarning, match="belongs to dataset"):
+        assert publish.list_versions(str(root), "ds") == []
