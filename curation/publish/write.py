@@ -9,6 +9,7 @@ import math
 import os
 import posixpath
 import time
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -39,6 +40,7 @@ from curation.publish.manifest import (
 )
 from curation.storage import Location
 from curation.storage.hashing import copy_hashing, sha256_of
+from curation.storage.intact import parquet_problem
 from curation.storage.names import validate_dataset_name
 
 _STALE_TMP_SECONDS = 3600
@@ -268,22 +270,82 @@ def _commit(root, dataset, version, vdir, lineage, infos, metrics, checks, extra
     """Stage shards and write the manifest once; returns the committed manifest."""
     manifest_loc = vdir.join(MANIFEST)
     if storage.exists(manifest_loc):
-        return read_json(manifest_loc)
+        manifest = read_json(manifest_loc)
+        info = _info_recorded(info_loc(root, dataset, version))
+        stamps = dict(info.get("stamps") or {})
+        if _repair(vdir, manifest, infos, stamps):  # keep when it was published; new stamps
+            stamps.update({e["name"]: _stamp(vdir.join(e["name"])) for e in manifest["shards"]})
+            info = {**(info or _publish_info(infos, {})), "stamps": stamps}
+            storage.atomic_write(info_loc(root, dataset, version), pretty_json(info))
+        return manifest
     _remove_stale_tmp(vdir)
     manifest = _build_manifest(dataset, version, lineage, infos, metrics, checks, extra)
     for info, entry in zip(infos, manifest["shards"], strict=True):
         _stage_shard(info, vdir.join(entry["name"]))
-    storage.atomic_write(info_loc(root, dataset, version), pretty_json(_publish_info(infos)))
+    stamps = {e["name"]: _stamp(vdir.join(e["name"])) for e in manifest["shards"]}
+    storage.atomic_write(
+        info_loc(root, dataset, version), pretty_json(_publish_info(infos, stamps))
+    )
     if not _create_once(manifest_loc, pretty_json(manifest)):
         manifest = read_json(manifest_loc)  # a concurrent publisher committed first
     return manifest
 
 
-def _publish_info(infos: list[dict]) -> dict:
-    """Where and when: kept out of the manifest so manifests stay byte-identical."""
+def _stamp(loc: Location) -> int | None:
+    """A local file's modification time (ns) as written; None on object stores."""
+    return None if loc.is_s3 else os.stat(loc.path).st_mtime_ns
+
+
+def _info_recorded(loc: Location) -> dict:
+    try:
+        return read_json(loc)
+    except (FileNotFoundError, storage.DamagedFile):
+        return {}
+
+
+def _shard_problem(loc: Location, entry: dict, stamp: int | None) -> str | None:
+    """Size and footer as the manifest records them; a file rewritten since publishing
+    (another modification time) is hashed: cost only where something touched it."""
+    problem = parquet_problem(loc, rows=entry["rows"], size=entry["bytes"])
+    if problem is None and stamp is not None and _stamp(loc) != stamp:
+        if sha256_of(loc)[0] != entry["sha256"]:
+            problem = "its bytes changed since publishing (sha256 differs)"
+    return problem
+
+
+def _repair(vdir: Location, manifest: dict, infos: list[dict], stamps: dict) -> list[str]:
+    """Republishing an existing version checks its shards cheaply and restores a damaged
+    one from the run's own shard, whose sha256 is the one the manifest records (same id,
+    same bytes); the run stops when it cannot. Returns the names restored."""
+    restored = []
+    for info, entry in zip(infos, manifest["shards"], strict=True):
+        loc = vdir.join(entry["name"])
+        problem = _shard_problem(loc, entry, stamps.get(entry["name"]))
+        if problem is None:
+            continue
+        if info["sha256"] != entry["sha256"]:
+            raise PublishError(
+                f"published shard {loc.uri} is damaged ({problem}) and this run's shard has "
+                f"other bytes; restore it from a copy or delete the version to republish"
+            )
+        warnings.warn(
+            f"published shard {loc.uri} was damaged ({problem}); restored to the bytes its "
+            f"manifest records (sha256 {entry['sha256'][:12]}…)",
+            RuntimeWarning,
+            3,
+        )
+        _stage_shard(info, loc)
+        restored.append(entry["name"])
+    return restored
+
+
+def _publish_info(infos: list[dict], stamps: dict) -> dict:
+    """Where and when (and each shard's modification time as written, so a later run can
+    tell a touched shard cheaply): kept out of the manifest so manifests stay identical."""
     return {
         "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sources": [i["loc"].uri for i in infos],
+        "stamps": {k: v for k, v in stamps.items() if v is not None},
     }
 
 

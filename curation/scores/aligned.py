@@ -11,7 +11,8 @@ import pyarrow as pa
 
 from curation.refs import CorpusRef, ScoresRef
 from curation.scores.coverage import align_scores
-from curation.storage import atomic_write, exists, read_bytes, resolve
+from curation.storage import atomic_write, read_bytes, resolve
+from curation.storage.intact import npy_problem, reusable
 
 
 def aligned_scores(corpus: CorpusRef, scores: ScoresRef) -> tuple[pa.Array, np.ndarray]:
@@ -22,10 +23,8 @@ def aligned_scores(corpus: CorpusRef, scores: ScoresRef) -> tuple[pa.Array, np.n
 def aligned_values(corpus: CorpusRef, scores: ScoresRef) -> np.ndarray:
     """The driving score at each corpus row (float64); reads the ids only to join them."""
     cache = resolve(scores.uri.rsplit("/", 1)[0]).join(f"aligned-{corpus.version}.npy")
-    if exists(cache):
-        values = np.load(io.BytesIO(read_bytes(cache)), allow_pickle=False)
-        if values.size == corpus.rows:
-            return values
+    if reusable("aligned score cache", cache, npy_problem(cache, corpus.rows)):
+        return np.load(io.BytesIO(read_bytes(cache)), allow_pickle=False)
     values = align_scores(corpus.read_ids(), scores.read_table(), scores.column)
     buffer = io.BytesIO()
     np.save(buffer, values, allow_pickle=False)

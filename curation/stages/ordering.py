@@ -14,7 +14,8 @@ from curation.project import Project, Recipe
 from curation.quality import CheckOutcome, check_ordering
 from curation.refs import CorpusRef, OrderingRef, ScoresRef
 from curation.scores.aligned import aligned_values
-from curation.storage import exists, resolve
+from curation.storage import resolve
+from curation.storage.intact import parquet_problem, reusable
 from curation.warnings_capture import captured_warnings
 
 BATCH_SIZE = 16  # window of the local-diversity metric: the probe's batch size
@@ -41,7 +42,8 @@ def compute_ordering(
     params = result.metadata["params"]
     key = ordering_key(corpus.version, scores.version, recipe.method, params)
     loc = resolve(project.path("work", "orderings", recipe.method, key, "ordering.parquet"))
-    if not exists(loc):
+    rows = int(np.asarray(result).size)
+    if not reusable("ordering table", loc, parquet_problem(loc, rows=rows)):
         write_ordering_table(loc, corpus.read_ids(), np.asarray(result))
     metrics = guideline_metrics(values, result, BATCH_SIZE, params.get("ascending", True))
     curve = metrics.pop("curve")

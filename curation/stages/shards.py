@@ -42,7 +42,8 @@ from curation.shards import (
     write_group,
 )
 from curation.storage import exists, read_bytes, resolve, write_bytes
-from curation.storage.workdir import commit_marker, read_marker
+from curation.storage.intact import damaged, parquet_problem
+from curation.storage.workdir import commit_marker, read_marker, set_aside
 
 COMMIT = "shards.json"
 
@@ -69,6 +70,20 @@ def _read_commit(loc) -> list[dict] | None:
     return infos if isinstance(infos, list) and infos else None
 
 
+def _reusable_commit(loc) -> list[dict] | None:
+    """The committed shard list when every shard it names is whole (size and footer, as
+    recorded); a damaged shard set is named, its marker moved aside, and rebuilt."""
+    infos = _read_commit(loc)
+    for info in infos or []:
+        shard = resolve(info["path"])
+        problem = parquet_problem(shard, rows=info["rows"], size=info["bytes"])
+        if problem is not None:
+            damaged("shard set", loc, f"{shard.uri}: {problem}")
+            set_aside(loc)
+            return None
+    return infos
+
+
 def plan_shard_set(
     project: Project, ordering: OrderingRef, corpus: CorpusRef, scores: ScoresRef
 ) -> ShardPlan:
@@ -93,7 +108,7 @@ def plan_shard_set(
         memory_limit=memory_mb * MiB,
         plan_dir=project.path("work", "plans", f"{key}-{token}"),
         spill=project.path("work", "spill", f"{key}-{token}"),
-        reused=_read_commit(out.join(COMMIT)) is not None,
+        reused=_reusable_commit(out.join(COMMIT)) is not None,
     )
     if plan.reused:
         return plan

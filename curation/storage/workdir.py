@@ -33,9 +33,16 @@ def read_marker(loc: Location) -> object | None:
         return storage.read_json(loc, expect=None)
     except DamagedFile as exc:
         warnings.warn(f"ignoring a damaged commit marker: {exc}; rebuilding", RuntimeWarning, 2)
-        if not loc.is_s3:
-            os.replace(loc.path, f"{loc.path}.damaged")
+        set_aside(loc)
         return None
+
+
+def set_aside(loc: Location) -> None:
+    """Move a damaged marker out of the way (``.damaged`` beside it) so a rerun can commit."""
+    if loc.is_s3:
+        loc.fs.delete_file(loc.path)
+    else:
+        os.replace(loc.path, f"{loc.path}.damaged")
 
 
 def commit_marker(loc: Location, content: object) -> object:
