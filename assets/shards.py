@@ -34,6 +34,7 @@ from assets.metadata import (
 )
 from assets.partitions import SINGLE_RUN, mapping_key, recipe_partitions
 from assets.resources import ProjectResource
+from curation.engines import engine_session
 from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardSetRef
 from curation.stages.shards import (
     check_shard_sets,
@@ -41,6 +42,7 @@ from curation.stages.shards import (
     plan_shard_set,
     scatter_unit,
     shard_schema,
+    write_on_engine,
     write_unit,
 )
 
@@ -54,19 +56,19 @@ def build_shard_ops():
         raw_corpus: CorpusRef,
         sample_scores: ScoresRef,
     ):
-        plans = {
-            name: plan_shard_set(project.project, ref, raw_corpus, sample_scores)
-            for name, ref in orderings.items()
-        }
+        proj = project.project
+        plans = {}
+        with engine_session(proj):  # run.engine: ray writes every recipe here, in this step
+            for name, ref in orderings.items():
+                plan = plan_shard_set(proj, ref, raw_corpus, sample_scores)
+                context.log.info(
+                    f"{name}: {'reusing committed shards' if plan.reused else 'writing'} "
+                    f"{plan.shards} shard(s) on the {plan.engine} engine -> {plan.out}"
+                )
+                plans[name] = write_on_engine(proj, plan, context.log.info)
         yield Output(plans, "plans")
         for name, plan in plans.items():
-            context.log.info(
-                f"{name}: {'reusing committed shards' if plan.reused else 'writing'} "
-                f"{plan.shards} shard(s) -> {plan.out}"
-            )
-            if plan.reused:
-                continue
-            for index in range(len(plan.file_groups)):
+            for index in range(plan.scatter_units):
                 yield DynamicOutput(
                     [name, index], output_name="files", mapping_key=mapping_key(name, index)
                 )
@@ -80,9 +82,7 @@ def build_shard_ops():
     @op(out=DynamicOut())
     def shards_split(plans: dict, scattered: list):
         for name, plan in plans.items():
-            if plan.reused:
-                continue
-            for index in range(plan.shard_groups):
+            for index in range(plan.write_units):
                 yield DynamicOutput([name, index], mapping_key=mapping_key(name, index))
 
     @op
@@ -111,6 +111,7 @@ def build_shard_ops():
                     "bytes": ref.bytes,
                     "ordering_key": ref.ordering.key,
                     "reused": ref.reused,
+                    "engine": ref.engine,
                     "location": location(ref.uri),
                 },
                 name,

@@ -94,6 +94,17 @@ class RunSpec(_Strict):
     rows_per_shard: int | None = Field(None, ge=1)  # None: shards of ``shard_mb`` each
     shard_mb: int = Field(256, ge=1)  # uncompressed MiB per output shard
     shard_steps: int = Field(2, ge=1)  # scatter and write units per recipe, at most
+    engine: Literal["local", "ray"] = "local"  # where scoring and the reorder run
+
+
+class RaySpec(_Strict):
+    """The Ray cluster ``run.engine: ray`` uses (see curation/engines/ray_cluster.py)."""
+
+    address: str | None = None  # a running cluster ("auto", "host:port"); None: a local one
+    num_cpus: int | None = Field(None, ge=1)  # a local Ray's CPUs (None: this machine's)
+    object_store_mb: int | None = Field(None, ge=80)  # local store (None: memory_limit_mb)
+    scoring_gpus: float = Field(0.0, ge=0)  # GPUs each scoring actor asks for
+    shuffle: Literal["objects", "spill"] = "objects"  # how scatter hands buckets to write
 
 
 class ProbeSpec(_Strict):
@@ -168,6 +179,7 @@ class Project(_Strict):
     scores: ScoresSpec = ScoresSpec()
     storage: StorageSpec = StorageSpec()
     run: RunSpec = RunSpec()
+    ray: RaySpec = RaySpec()
     probe: ProbeSpec = ProbeSpec()
     recipes: list[Recipe]
 
@@ -299,6 +311,8 @@ def apply_env(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         "CURATION_ROWS_PER_SHARD": ("run", "rows_per_shard", _as_int),
         "CURATION_SHARD_MB": ("run", "shard_mb", _as_int),
         "CURATION_SHARD_STEPS": ("run", "shard_steps", _as_int),
+        "CURATION_ENGINE": ("run", "engine", str),
+        "RAY_ADDRESS": ("ray", "address", str),  # Ray's own variable, honoured as users expect
         "CURATION_PROBE_PRESET": ("probe", "preset", str),
         "CURATION_PROBE_SEEDS": ("probe", "seeds", _as_int),
     }

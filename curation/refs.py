@@ -115,6 +115,7 @@ class ShardSetRef:
     shards: tuple
     ordering: OrderingRef
     reused: bool = False
+    engine: str = "local"  # what wrote the shards (run.engine): recorded, not in any key
 
     @property
     def rows(self) -> int:
@@ -159,14 +160,16 @@ class ShardPlan:
     plan_dir: str
     spill: str
     reused: bool
+    engine: str = "local"  # run.engine: where the units run (the bytes are the same)
+    written: tuple = ()  # shard infos when the engine wrote the set in the plan step (Ray)
 
     @property
     def scatter_units(self) -> int:
-        return 0 if self.reused else len(self.file_groups)
+        return 0 if self.reused or self.written else len(self.file_groups)
 
     @property
     def write_units(self) -> int:
-        return 0 if self.reused else self.shard_groups
+        return 0 if self.reused or self.written else self.shard_groups
 
 
 _TYPES = {

@@ -14,7 +14,7 @@ echo "setup: creating .venv with pinned dependencies (first run: a few minutes)"
 python -m pip install -q --upgrade pip
 # torch first and pinned: the CPU build cached on these machines, never a CUDA download
 python -m pip install -q torch==2.13.0
-python -m pip install -q -c requirements.lock -e '.[dev]'
+python -m pip install -q -c requirements.lock -e '.[dev,ray]'
 python -m pip check
 rm -f .venv/.installed-*
 touch "$stamp"

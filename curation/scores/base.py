@@ -6,7 +6,7 @@ every ``reference_every``-th row of the corpus, up to ``reference_bytes`` of tex
 the scoring pass.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -93,13 +93,17 @@ def score_corpus(
     workers: int | None = None,
     memory_limit_bytes: int | None = None,
     null_texts: str = "refuse",
+    engine: Callable[..., dict[str, np.ndarray]] | None = None,
 ) -> pa.Table:
     """Score every document: a table with ``id`` and one float64 column per scorer.
 
     ``workers`` processes score batches side by side (default: every core, one process for a
     small corpus, and no more than ``memory_limit_bytes`` -- the whole run's cap, less what
     this process holds -- leaves room for). Scores do not depend on the worker count.
-    ``null_texts``: "refuse" (default: a null text is an error naming its ids) or "empty"."""
+    ``null_texts``: "refuse" (default: a null text is an error naming its ids) or "empty".
+    ``engine``: ``engine(units, scorers, on_batch)`` scores the parquet row groups elsewhere
+    (:func:`curation.engines.ray_scores.score_units_on_ray`) and returns one array per
+    scorer in corpus order: the same units and fitted scorers, so the same table."""
     if null_texts not in ("refuse", "empty"):
         raise ValueError(f"null_texts must be 'refuse' or 'empty', got {null_texts!r}")
     from tqdm.auto import tqdm
@@ -114,7 +118,11 @@ def score_corpus(
     columns: dict[str, list[np.ndarray]] = {s.name: [] for s in scorers}
     units = parquet_row_groups(uri, id_column, text_column, null_texts, batch_size)
     desc = f"scoring ({n_workers} process{'es' if n_workers > 1 else ''})"
+    if engine is not None and units:
+        desc = "scoring (engine)"
     with tqdm(total=len(ids), unit="doc", disable=not progress, desc=desc) as bar:
+        if engine is not None and units:  # parquet row groups, read where they are scored
+            return pa.table({"id": ids, **engine(units, scorers, bar.update)})
         if n_workers > 1 and units:  # workers read their own row groups
             sizes = [u.rows for u in units]
             results = score_units(units, read_row_group, scorers, n_workers, sizes, bar.update)

@@ -6,7 +6,7 @@ spilled row once. Scattering is one unit of work per source file; writing, one p
 
 import os
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -55,20 +55,13 @@ def scatter_file(
             if table.num_rows == 0:
                 continue
             first, last = layout.rg_start[chunk[0]], layout.rg_start[chunk[-1] + 1]
-            chunk_pos = job.positions[first:last]
-            bucket_of = np.searchsorted(starts, chunk_pos, side="right") - 1
-            order = np.argsort(bucket_of, kind="stable")
-            table = table.append_column(POSITION, pa.array(chunk_pos)).take(pa.array(order))
-            bucket_sorted = bucket_of[order]
-            cuts = np.flatnonzero(np.diff(bucket_sorted)) + 1
-            for a, b in zip(np.r_[0, cuts], np.r_[cuts, order.size], strict=True):
-                k = int(bucket_sorted[a])
+            for k, piece in bucket_pieces(starts, table, job.positions[first:last]):
                 if k not in writers:
                     shard = specs[int(shard_index[k])]
                     local = (int(starts[k]) - shard.start) // job.bucket_rows
                     name = SPILL_NAME.format(shard.index, local, file_index)
-                    writers[k] = _open_spill(spill, name, table.schema, options)
-                writers[k][1].write_table(table.slice(int(a), int(b - a)))
+                    writers[k] = _open_spill(spill, name, piece.schema, options)
+                writers[k][1].write_table(piece)
             written += table.num_rows
             del table
             release_memory()
@@ -80,15 +73,59 @@ def scatter_file(
     return written
 
 
+def bucket_pieces(
+    starts: np.ndarray, table: pa.Table, positions: np.ndarray
+) -> Iterator[tuple[int, pa.Table]]:
+    """Cut a chunk of source rows (output ``positions``) into its buckets (``starts``: each
+    bucket's first position): per bucket touched, in bucket order, its rows in source order
+    with ``position`` appended."""
+    bucket_of = np.searchsorted(starts, positions, side="right") - 1
+    order = np.argsort(bucket_of, kind="stable")
+    table = table.append_column(POSITION, pa.array(positions)).take(pa.array(order))
+    bucket_sorted = bucket_of[order]
+    cuts = np.flatnonzero(np.diff(bucket_sorted)) + 1
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, order.size], strict=True):
+        yield int(bucket_sorted[a]), table.slice(int(a), int(b - a))
+
+
+def chunk_groups(layout: CorpusLayout, budget: float) -> list[list[int]]:
+    """Every file's row groups in consecutive chunks of about ``budget`` bytes (at least
+    one group each): the scatter units an engine can run one by one."""
+    out = []
+    for f in range(len(layout.files)):
+        groups = np.flatnonzero(layout.rg_file == f)
+        out += [c.tolist() for c in _chunks(groups, layout.rg_bytes, budget)]
+    return out
+
+
 def shard_from_spill(
     job: ShardJob, spec: ShardSpec, spill_uri: str | os.PathLike, out_uri: str | os.PathLike
 ) -> ShardInfo:
-    """Write shard ``spec`` from its spill: each pass reads the buckets it spans (filtered
-    only where a bucket is larger than one pass), sorts by position and writes."""
-    passes = job.passes(spec, job.bucket_rows)
+    """Write shard ``spec`` from its spill files (see :func:`shard_from_pieces`)."""
     shard_dir = resolve(spill_uri).join(posixpath.dirname(SPILL_NAME.format(spec.index, 0, 0)))
     files = list_files(shard_dir, ".arrow") if spec.stop > spec.start else []
     bucket_of_file = np.asarray([_bucket_of(f) for f in files], dtype=np.int64)
+
+    def pieces(first: int, last: int) -> Iterator[pa.RecordBatch]:
+        mine = [f for f, k in zip(files, bucket_of_file, strict=True) if first <= k <= last]
+        for f in mine:
+            yield from _read_spill(f)
+
+    return shard_from_pieces(job, spec, pieces, out_uri)
+
+
+def shard_from_pieces(
+    job: ShardJob,
+    spec: ShardSpec,
+    pieces: Callable[[int, int], Iterable[pa.RecordBatch]],
+    out_uri: str | os.PathLike,
+) -> ShardInfo:
+    """Write shard ``spec`` from its scattered buckets: ``pieces(first, last)`` gives the
+    rows (with ``position``) of the shard's buckets ``first..last`` in any order. Each pass
+    takes the buckets it spans (filtered only where a bucket is larger than one pass),
+    sorts by position and writes: the bytes depend on the rows alone, not on where the
+    pieces were kept (spill files, an engine's object store)."""
+    passes = job.passes(spec, job.bucket_rows)
     spill_schema = job.layout.schema.append(pa.field(POSITION, pa.int64()))
 
     def tables() -> Iterator[pa.Table]:
@@ -96,9 +133,8 @@ def shard_from_spill(
             lo, hi = spec.start + a, spec.start + b
             first, last = a // job.bucket_rows, (b - 1) // job.bucket_rows
             whole = a % job.bucket_rows == 0 and (b % job.bucket_rows == 0 or hi == spec.stop)
-            mine = [f for f, k in zip(files, bucket_of_file, strict=True) if first <= k <= last]
-            pieces = [_select(batch, lo, hi, whole) for f in mine for batch in _read_spill(f)]
-            table = pa.Table.from_batches([x for x in pieces if x.num_rows], schema=spill_schema)
+            selected = [_select(batch, lo, hi, whole) for batch in pieces(first, last)]
+            table = pa.Table.from_batches([x for x in selected if x.num_rows], schema=spill_schema)
             pos = table.column(POSITION).to_numpy()
             if pos.size != hi - lo:
                 raise ShardError(f"spill of shard {spec.index} has {pos.size} rows in [{lo}, {hi})")

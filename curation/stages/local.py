@@ -8,6 +8,7 @@ before anything is published, naming the recipe, the check and the reason.
 
 from collections.abc import Callable
 
+from curation.engines import engine_session
 from curation.project import Project
 from curation.quality import CheckOutcome
 from curation.refs import CorpusRef, ScoresRef, VersionRef
@@ -71,6 +72,9 @@ def run_recipe(
 def run_project(
     project: Project, names: list[str] | None = None, say: Callable[[str], None] = print
 ) -> dict[str, VersionRef]:
-    """Every recipe asked for (default: all), corpus and scores prepared once."""
-    shared = prepare(project, say)
-    return {name: run_recipe(project, name, say, shared) for name in names or project.recipe_names}
+    """Every recipe asked for (default: all), corpus and scores prepared once (and under
+    ``run.engine: ray`` one Ray session for them all)."""
+    with engine_session(project):
+        shared = prepare(project, say)
+        names = names or project.recipe_names
+        return {name: run_recipe(project, name, say, shared) for name in names}

@@ -46,7 +46,7 @@ def publish_shard_set(
         Lineage.of(ordering),
         metrics=ordering.metrics,
         checks={k: {"passed": v["passed"], "blocking": True} for k, v in verdicts.items()},
-        extra={"warnings": list(ordering.warnings)},
+        extra={"warnings": list(ordering.warnings), "engine": shards.engine},
     )
     return VersionRef(
         dataset=dataset,

@@ -1,6 +1,8 @@
 """Scores as a stage: the score table a project asks for, the one column that drives its
 orderings, a content version, and the coverage check that blocks everything downstream."""
 
+from functools import partial
+
 import numpy as np
 import pyarrow as pa
 
@@ -26,14 +28,23 @@ def load_score_table(project: Project) -> tuple[pa.Table, str]:
         return table, "import"
     from curation.scores.base import score_corpus
 
-    table = score_corpus(  # worker processes on every core the run's memory setting allows
-        corpus.uri,
-        list(spec.scorers),
+    options = dict(
         text_column=corpus.text_column,
         id_column=corpus.id_column,
         memory_limit_bytes=project.run.memory_limit_mb << 20,
     )
-    return table, "builtin"
+    if project.run.engine == "ray":  # an actor per CPU of the cluster, fitted scorers in each
+        from curation.engines.ray_cluster import ray_session
+        from curation.engines.ray_scores import score_units_on_ray
+
+        with ray_session(project) as ray:
+            engine = partial(
+                score_units_on_ray, actors=max(1, ray.cpus), num_gpus=project.ray.scoring_gpus
+            )
+            table = score_corpus(corpus.uri, list(spec.scorers), engine=engine, **options)
+        return table, "builtin"
+    # worker processes on every core the run's memory setting allows
+    return score_corpus(corpus.uri, list(spec.scorers), **options), "builtin"
 
 
 def with_driving_score(table: pa.Table, project: Project) -> tuple[pa.Table, dict]:

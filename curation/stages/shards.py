@@ -11,10 +11,12 @@ written last and atomically: its presence means every shard is complete, so a la
 reuses it.
 """
 
+import dataclasses
 import hashlib
 import io
 import json
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -109,6 +111,7 @@ def plan_shard_set(
         plan_dir=project.path("work", "plans", f"{key}-{token}"),
         spill=project.path("work", "spill", f"{key}-{token}"),
         reused=_reusable_commit(out.join(COMMIT)) is not None,
+        engine=run.engine,  # not part of the key: either engine writes the same bytes
     )
     if plan.reused:
         return plan
@@ -119,6 +122,36 @@ def plan_shard_set(
     _save(plan_dir.join("positions.npy"), inverse_permutation(rows))
     _save(plan_dir.join("score.npy"), values[rows])
     return plan
+
+
+def load_plan_array(plan: ShardPlan, name: str) -> np.ndarray:
+    """One of the plan's saved arrays: ``rows``, ``positions`` or ``score``."""
+    return _load(resolve(plan.plan_dir).join(f"{name}.npy"))
+
+
+def shard_info_dict(info) -> dict:
+    """What a write unit reports of one shard (the entries ``shards.json`` commits)."""
+    return {
+        "path": info.path,
+        "rows": info.rows,
+        "first_position": info.first_position,
+        "sha256": info.sha256,
+        "bytes": info.bytes,
+    }
+
+
+def write_on_engine(
+    project: Project, plan: ShardPlan, log: Callable[[str], None] = print
+) -> ShardPlan:
+    """Under ``run.engine: ray``, write the whole shard set on Ray (one call: the fan-out
+    happens inside the engine) and return the plan with its ``written`` shards, which
+    leaves it no units to run; under ``local`` (or when reused) the plan as it is."""
+    if plan.engine != "ray" or plan.reused:
+        return plan
+    from curation.engines.ray_shards import write_shard_set_on_ray
+
+    infos = write_shard_set_on_ray(project, plan, lambda name: load_plan_array(plan, name), log)
+    return dataclasses.replace(plan, written=tuple(shard_info_dict(i) for i in infos))
 
 
 def _job(plan: ShardPlan, units: int, **arrays) -> tuple[ShardJob, int]:
@@ -152,16 +185,7 @@ def write_unit(plan: ShardPlan, group: int) -> list[dict]:
     score = _load(resolve(plan.plan_dir).join("score.npy"))
     job, workers = _job(plan, len(shard_group.specs), extra_columns={"score": score})
     infos = write_group(job, shard_group, plan.out, plan.spill, workers=workers)
-    return [
-        {
-            "path": info.path,
-            "rows": info.rows,
-            "first_position": info.first_position,
-            "sha256": info.sha256,
-            "bytes": info.bytes,
-        }
-        for info in infos
-    ]
+    return [shard_info_dict(info) for info in infos]
 
 
 def commit_shard_set(plan: ShardPlan, written: list[dict], ordering: OrderingRef) -> ShardSetRef:
@@ -171,7 +195,7 @@ def commit_shard_set(plan: ShardPlan, written: list[dict], ordering: OrderingRef
     if plan.reused:
         infos = _read_commit(commit)
     else:
-        infos = sorted(written, key=lambda s: s["first_position"])
+        infos = sorted([*plan.written, *written], key=lambda s: s["first_position"])
         infos = commit_marker(commit, infos)  # a concurrent run's equal commit wins
         for leftover in (resolve(plan.spill), resolve(plan.plan_dir)):
             if exists(leftover):
@@ -182,6 +206,7 @@ def commit_shard_set(plan: ShardPlan, written: list[dict], ordering: OrderingRef
         shards=tuple(ShardRef(**info) for info in infos),
         ordering=ordering,
         reused=bool(plan.reused),
+        engine=plan.engine,
     )
 
 
@@ -194,8 +219,9 @@ def build_shard_set(
     project: Project, ordering: OrderingRef, corpus: CorpusRef, scores: ScoresRef
 ) -> ShardSetRef:
     """The whole stage in this process: plan, every scatter unit, every write unit, commit.
-    (The orchestrated graph runs the same units as separate steps.)"""
-    plan = plan_shard_set(project, ordering, corpus, scores)
+    (The orchestrated graph runs the same units as separate steps; ``run.engine: ray`` runs
+    them all on Ray, inside :func:`write_on_engine`.)"""
+    plan = write_on_engine(project, plan_shard_set(project, ordering, corpus, scores))
     for group in range(plan.scatter_units):
         scatter_unit(plan, group)
     written = [info for group in range(plan.write_units) for info in write_unit(plan, group)]

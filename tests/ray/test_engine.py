@@ -1,0 +1,130 @@
+"""The Ray engine against the local one: the same scores, shard bytes and version ids."""
+
+import os
+import subprocess
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dagster import instance_for_test
+
+from curation.publish import resolve_version
+from curation.stages.local import run_project
+from tests.factories import corpus_table, make_project, manifest, write_corpus
+from tests.graph import run_graph
+
+pytestmark = pytest.mark.ray
+
+STAGES = ["raw_corpus", "sample_scores", "orderings", "shards", "published"]
+RECIPES = [
+    {"name": "random", "method": "random"},
+    {"name": "str2", "method": "str", "params": {"num_sections": 2}},
+    {"name": "saw", "method": "saw", "params": {"window_fraction": 0.1}},
+]
+
+
+def _tree(pid: int) -> set[int]:
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        out.add(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def test_local_ray_listens_on_loopback_only(ray_local):
+    """Every socket the local Ray (all processes this test process started) listens on is
+    bound to loopback."""
+    assert ray_local.started and ray_local.address.startswith("127.0.0.1:")
+    try:
+        listing = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True)
+    except (FileNotFoundError, subprocess.CalledProcessError):
+        pytest.skip("ss (iproute2) is not available")
+    ours = _tree(os.getpid())
+    mine = [
+        line.split()[3]
+        for line in listing.stdout.splitlines()
+        if any(f"pid={p}," in line for p in ours)
+    ]
+    assert len(mine) >= 3, listing.stdout  # GCS, raylet, workers: the check is not vacuous
+    host = [addr.rsplit(":", 1)[0] for addr in mine]
+    assert set(host) <= {"127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"}, mine
+
+
+def _int_id_corpus(path, n: int, files: int) -> str:
+    table = corpus_table(n, seed=3)
+    table = table.set_column(0, "id", pa.array(np.arange(n, dtype=np.int64) * 7 + 1000))
+    path.mkdir(parents=True, exist_ok=True)
+    cuts = np.linspace(0, n, files + 1).astype(int)
+    for i in range(files):
+        part = table.slice(int(cuts[i]), int(cuts[i + 1] - cuts[i]))
+        pq.write_table(part, path / f"part-{i}.parquet", row_group_size=97)
+    return str(path)
+
+
+CORPORA = {
+    # string ids, 3 files, built-in scorers (scored on Ray too), many small shards; run by
+    # the library's own runner (no orchestrator)
+    "string-ids-builtin": dict(n=1500, files=3, scorers=["length", "compression"], rps=70),
+    # int ids, 4 files of odd row groups, one imported score column; run by the Dagster graph
+    "int-ids-imported": dict(n=1200, files=4, scorers=None, rps=101),
+}
+
+
+def _run(tmp_path, name: str, spec: dict, engine: str) -> dict:
+    base = tmp_path / name
+    if spec["scorers"]:
+        corpus = write_corpus(base / "corpus", spec["n"], seed=5, files=spec["files"])
+        scores = None
+        extra = {"scorers": spec["scorers"], "weights": [1.0, 1.0]}
+    else:
+        corpus = _int_id_corpus(base / "corpus", spec["n"], spec["files"])
+        ids = pq.read_table(corpus, columns=["id"]).column("id")
+        rng = np.random.default_rng(1)
+        scores = str(base / "scores.parquet")
+        pq.write_table(pa.table({"id": ids, "quality": rng.random(len(ids))}), scores)
+        extra = {}
+    project = make_project(
+        base / engine,
+        corpus,
+        scores,
+        recipes=RECIPES,
+        run={"rows_per_shard": spec["rps"], "engine": engine, "memory_limit_mb": 256},
+    )
+    if extra:  # built-in scorers instead of an imported column
+        spec_scores = project.scores.model_copy(update={"uri": None, "columns": [], **extra})
+        project = project.model_copy(update={"scores": spec_scores})
+    if spec["scorers"]:
+        run_project(project, say=lambda stage: None)
+    else:
+        with instance_for_test() as instance:
+            result = run_graph(instance, project, selection=STAGES)
+            assert result.success, [e.message for e in result.all_events if e.is_failure]
+    root = project.path("published")
+    out = {}
+    for recipe in project.recipes:
+        dataset = project.dataset_name(recipe.name)
+        version = resolve_version(root, dataset)
+        out[recipe.name] = (version, manifest(str(base / engine), dataset, version))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_ray_engine_publishes_the_local_versions(ray_local, tmp_path, name):
+    local = _run(tmp_path, name, CORPORA[name], "local")
+    on_ray = _run(tmp_path, name, CORPORA[name], "ray")
+    for recipe, (version, local_manifest) in local.items():
+        ray_version, ray_manifest = on_ray[recipe]
+        assert ray_version == version, recipe
+        assert [s["sha256"] for s in ray_manifest["shards"]] == [
+            s["sha256"] for s in local_manifest["shards"]
+        ]
+        assert len(local_manifest["shards"]) > 5
+        assert local_manifest["extra"]["engine"] == "local"
+        assert ray_manifest["extra"]["engine"] == "ray"
