@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from curation.engines.ray_cluster import RayEngineError, import_ray, ray_session
+from curation.refs import ShardPlan
 from curation.shards import CorpusLayout, ShardJob, ShardSpec, corpus_layout
 from curation.shards.bucket import (
     bucket_pieces,
@@ -47,7 +48,7 @@ Progress = Callable[[str], None]
 
 
 def write_shard_set_on_ray(
-    project, plan: dict, load: Callable[[str], np.ndarray], log: Progress = print
+    project, plan: ShardPlan, load: Callable[[str], np.ndarray], log: Progress = print
 ) -> list[ShardInfo]:
     """Write the plan's shards on Ray (the project's cluster, a local one for the call, or
     the one this process is already connected to). ``load(name)`` gives the plan's saved
@@ -55,17 +56,17 @@ def write_shard_set_on_ray(
     shuffle = project.ray.shuffle
     with ray_session(project):
         ray = import_ray()
-        layout = corpus_layout(plan["corpus"])
+        layout = corpus_layout(plan.corpus)
         arrays = {"layout": ray.put(layout)}
         for name in ("rows", "positions", "score"):
             arrays[name] = ray.put(load(name))
-        specs = plan_shards(plan["rows"], plan["rows_per_shard"])
+        specs = plan_shards(plan.rows, plan.rows_per_shard)
         run = _objects if shuffle == "objects" else _spill
         try:
             infos = run(ray, plan, specs, arrays, layout, log)
         except ray.exceptions.RayError as exc:
             raise RayEngineError(
-                f"recipe {plan['recipe']}: the reorder on Ray failed ({type(exc).__name__}: "
+                f"recipe {plan.recipe}: the reorder on Ray failed ({type(exc).__name__}: "
                 f"{exc}); no shard set was committed"
             ) from exc
         finally:
@@ -73,18 +74,16 @@ def write_shard_set_on_ray(
     return infos
 
 
-def _job(plan: dict, layout: CorpusLayout, rows: np.ndarray, **kw) -> ShardJob:
+def _job(plan: ShardPlan, layout: CorpusLayout, rows: np.ndarray, **kw) -> ShardJob:
     """The unit's job: the plan's cap (so row groups and buckets match the local engine's)
     for this one task."""
-    return ShardJob.prepare(
-        layout, rows, memory_limit_bytes=plan["memory_limit"], checked=True, **kw
-    )
+    return ShardJob.prepare(layout, rows, memory_limit_bytes=plan.memory_limit, checked=True, **kw)
 
 
 # ------------------------------------------------------------------ objects
 
 
-def _scatter_chunk(plan: dict, specs: list, layout, rows, positions, groups: list[int]):
+def _scatter_chunk(plan: ShardPlan, specs: list, layout, rows, positions, groups: list[int]):
     """Read source row groups ``groups`` and cut them into one table per bucket of the run
     (empty where the chunk holds none of the bucket's rows)."""
     job = _job(plan, layout, rows, positions=positions)
@@ -103,7 +102,7 @@ def _scatter_chunk(plan: dict, specs: list, layout, rows, positions, groups: lis
     return out if len(out) != 1 else out[0]
 
 
-def _write_from_objects(plan: dict, spec: ShardSpec, layout, rows, score, buckets: list):
+def _write_from_objects(plan: ShardPlan, spec: ShardSpec, layout, rows, score, buckets: list):
     """Write shard ``spec`` from its buckets' pieces (object refs, fetched pass by pass)."""
     ray = import_ray()
     job = _job(plan, layout, rows, extra_columns={"score": score})
@@ -113,7 +112,7 @@ def _write_from_objects(plan: dict, spec: ShardSpec, layout, rows, score, bucket
             for table in ray.get(buckets[k]):
                 yield from table.to_batches()
 
-    return shard_from_pieces(job, spec, pieces, plan["out"])
+    return shard_from_pieces(job, spec, pieces, plan.out)
 
 
 def _objects(ray, plan, specs, arrays, layout, log) -> list[ShardInfo]:
@@ -144,12 +143,12 @@ def _objects(ray, plan, specs, arrays, layout, log) -> list[ShardInfo]:
 
 def _scatter_file(plan, specs, layout, rows, positions, file_index: int) -> int:
     job = _job(plan, layout, rows, positions=positions)
-    return scatter_file(job, specs, plan["spill"], file_index)
+    return scatter_file(job, specs, plan.spill, file_index)
 
 
 def _write_from_spill(plan, spec, layout, rows, score) -> ShardInfo:
     job = _job(plan, layout, rows, extra_columns={"score": score})
-    return shard_from_spill(job, spec, plan["spill"], plan["out"])
+    return shard_from_spill(job, spec, plan.spill, plan.out)
 
 
 def _spill(ray, plan, specs, arrays, layout, log) -> list[ShardInfo]:
@@ -165,7 +164,7 @@ def _spill(ray, plan, specs, arrays, layout, log) -> list[ShardInfo]:
     return _wait(ray, refs, "write", plan, log, started)
 
 
-def _wait(ray, refs: list, phase: str, plan: dict, log: Progress, started: float) -> list:
+def _wait(ray, refs: list, phase: str, plan: ShardPlan, log: Progress, started: float) -> list:
     """Results in submission order, logging progress (units done, rows/s) as they finish."""
     pending, done, last = list(refs), 0, time.monotonic()
     while pending:
@@ -175,8 +174,8 @@ def _wait(ray, refs: list, phase: str, plan: dict, log: Progress, started: float
         if now - last >= 5.0 or not pending:
             elapsed = max(now - started, 1e-9)
             log(
-                f"{plan['recipe']}: ray {phase} {done}/{len(refs)} units done after "
-                f"{elapsed:.1f} s ({plan['rows'] / elapsed:,.0f} rows/s for the whole run so far)"
+                f"{plan.recipe}: ray {phase} {done}/{len(refs)} units done after "
+                f"{elapsed:.1f} s ({plan.rows / elapsed:,.0f} rows/s for the whole run so far)"
             )
             last = now
     return ray.get(list(refs))
