@@ -14,7 +14,13 @@ from curation.reader.documents import (
     OrderedLoader,
 )
 from curation.reader.packed import PackedDataset, PackedLoader
-from curation.reader.rows import RowSource, VersionMismatch, open_job_version, split_dataset_uri
+from curation.reader.rows import (
+    DamagedShard,
+    RowSource,
+    VersionMismatch,
+    open_job_version,
+    split_dataset_uri,
+)
 
 _RowSource = RowSource  # the name tests and older callers use
 
@@ -26,6 +32,7 @@ __all__ = [
     "PackedLoader",
     "RowSource",
     "VersionMismatch",
+    "DamagedShard",
     "open_job_version",
     "split_dataset_uri",
 ]

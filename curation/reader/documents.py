@@ -24,7 +24,15 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from curation import publish
-from curation.reader.rows import RowSource, from_tensor, iter_items, open_job_version, to_tensor
+from curation.reader.rows import (
+    RowSource,
+    checked_columns,
+    from_tensor,
+    iter_items,
+    job_rank,
+    open_job_version,
+    to_tensor,
+)
 
 _BLOCK_ROWS = 1 << 14  # rows decoded per read block: bounds memory independently of data size
 
@@ -49,8 +57,8 @@ class OrderedDataset(IterableDataset):
         self,
         uri: str,
         version: str = "latest",
-        rank: int = 0,
-        world_size: int = 1,
+        rank: int | None = None,
+        world_size: int | None = None,
         *,
         batch_size: int | None = None,
         drop_last: bool = False,
@@ -58,8 +66,7 @@ class OrderedDataset(IterableDataset):
         strings: str = "arrow",
         verify: bool = False,
     ):
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"need 0 <= rank < world_size, got {rank=} {world_size=}")
+        rank, world_size = job_rank(rank, world_size)
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}")
         if strings not in ("arrow", "list"):
@@ -70,7 +77,7 @@ class OrderedDataset(IterableDataset):
         self.num_rows = int(pv.manifest["num_rows"])
         self.rank, self.world_size = rank, world_size
         self.batch_size, self.drop_last = batch_size, drop_last
-        self.columns, self.strings = columns, strings
+        self.columns, self.strings = checked_columns(pv.manifest, columns), strings
         self.epoch = 0
         self._start = 0
         self._steps = 0

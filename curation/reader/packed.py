@@ -21,7 +21,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from curation.reader.blocks import TextBlocks, token_blocks
 from curation.reader.export import tokens as token_export
-from curation.reader.rows import open_job_version
+from curation.reader.rows import checked_columns, job_rank, open_job_version
 from curation.tokens.tokenizer import Tokenizer, load_tokenizer
 
 _EXPORT_BLOCK_TOKENS = 1 << 20  # tokens per block read from a token export
@@ -63,15 +63,14 @@ class PackedDataset(IterableDataset):
         *,
         seq_len: int,
         tokenizer: "str | Tokenizer | None" = None,
-        rank: int = 0,
-        world_size: int = 1,
+        rank: int | None = None,
+        world_size: int | None = None,
         batch_size: int = 1,
         tail: str = "drop",
         positions: bool = False,
         column: str = "text",
     ):
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"need 0 <= rank < world_size, got {rank=} {world_size=}")
+        rank, world_size = job_rank(rank, world_size)
         if seq_len < 1 or batch_size < 1:
             raise ValueError(f"seq_len and batch_size must be >= 1, got {seq_len}, {batch_size}")
         if tail not in ("drop", "pad"):
@@ -86,6 +85,7 @@ class PackedDataset(IterableDataset):
             self.source = ExportBlocks(store)
         else:
             pv = open_job_version(uri, version, world_size)
+            checked_columns(pv.manifest, [column])
             self.tokenizer = load_tokenizer(tokenizer or "bytes")
             self.dataset, self.version = pv.dataset, pv.version
             self.source = TextBlocks(pv.uri, pv.manifest, column, self.tokenizer)

@@ -34,6 +34,39 @@ class ShardLayoutMismatch(ValueError):
     """A shard's row groups differ from what its manifest claims."""
 
 
+class DamagedShard(OSError):
+    """A shard of a published version cannot be read; names the shard and the version."""
+
+
+def job_rank(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """This process's (rank, world size): as given, else the torch process group's, else
+    (0, 1). Under torchrun a reader opened without them must not give every rank the whole
+    dataset."""
+    grouped = dist.is_available() and dist.is_initialized()
+    if rank is None and world_size is None and grouped:
+        return dist.get_rank(), dist.get_world_size()
+    rank = 0 if rank is None else rank
+    world_size = (dist.get_world_size() if grouped else 1) if world_size is None else world_size
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"need 0 <= rank < world_size, got {rank=} {world_size=}")
+    return rank, world_size
+
+
+def checked_columns(manifest: dict, columns: list[str] | None) -> list[str] | None:
+    """The projection asked for, refused when it names a column the version lacks (a
+    reader never yields nothing or drops a column silently)."""
+    if columns is None:
+        return None
+    available = list(manifest.get("columns") or {})
+    missing = [c for c in columns if c not in available]
+    if missing or not columns:
+        raise ValueError(
+            f"columns {missing or columns} not in {manifest.get('dataset')}/"
+            f"{manifest.get('version')}; it has {available}"
+        )
+    return list(columns)
+
+
 class RowSource:
     """Reads global row ranges through parquet row groups, keeping one decoded group cached.
 
@@ -60,12 +93,22 @@ class RowSource:
         self._file_idx = -1
         self._cached = (-1, None)
 
+    def _damaged(self, shard_idx: int, exc: Exception) -> DamagedShard:
+        self.close()
+        return DamagedShard(
+            f"{self._dir.uri}/{self._names[shard_idx]} cannot be read ({type(exc).__name__}: "
+            f"{exc}); the version is damaged: run `curation datasets verify`"
+        )
+
     def _parquet(self, shard_idx: int) -> pq.ParquetFile:
         if shard_idx != self._file_idx:
             self.close()
             loc = self._dir.join(self._names[shard_idx])
-            self._file = loc.fs.open_input_file(loc.path)
-            self._pf = pq.ParquetFile(self._file)
+            try:
+                self._file = loc.fs.open_input_file(loc.path)
+                self._pf = pq.ParquetFile(self._file)
+            except (OSError, pa.ArrowException) as exc:
+                raise self._damaged(shard_idx, exc) from exc
             self._file_idx = shard_idx
             self._check_layout(shard_idx)
         return self._pf
@@ -87,9 +130,11 @@ class RowSource:
     def _group(self, g: int) -> pa.Table:
         if self._cached[0] != g:
             shard_idx, local = self._owners[g]
-            table = self._parquet(shard_idx).read_row_group(
-                local, columns=self._columns, use_threads=self._threads
-            )
+            pf = self._parquet(shard_idx)
+            try:
+                table = pf.read_row_group(local, columns=self._columns, use_threads=self._threads)
+            except (OSError, pa.ArrowException) as exc:
+                raise self._damaged(shard_idx, exc) from exc
             self._cached = (g, table)
         return self._cached[1]
 
@@ -172,10 +217,10 @@ def open_job_version(uri: str, version: str, world_size: int) -> publish.Publish
         raise ValueError(f"{uri} is version {pinned}, but version={version!r} was asked for")
     version = pinned or version
     grouped = world_size > 1 and dist.is_available() and dist.is_initialized()
-    if grouped and version == "latest":
+    if grouped:  # every rank makes the same collective calls, whatever it asked for
         chosen = [publish.resolve_version(root, dataset) if dist.get_rank() == 0 else None]
         dist.broadcast_object_list(chosen, src=0)
-        version = chosen[0]
+        version = chosen[0] if version == "latest" else version
     pv = publish.open_version(root, dataset, version)
     if grouped:
         ids = [None] * dist.get_world_size()

@@ -56,8 +56,10 @@ def keep_order() -> Iterator[None]:
 
     Patches ``gpt_dataset._build_document_index`` (documents in file order, epoch after
     epoch) and ``gpt_dataset._build_shuffle_index`` (identity) of megatron-core 0.16.1, so
-    sample i holds tokens ``[i*L, i*L + L + 1)`` of the stream. Use a fresh
-    ``path_to_cache`` (Megatron caches indices built earlier, shuffled or not).
+    sample i holds tokens ``[i*L, i*L + L + 1)`` of the stream. Megatron reuses indices it
+    cached earlier under the same ``path_to_cache``, shuffled or not, so the indices a
+    dataset ends up with (built or loaded) are checked, and a shuffled cache is refused
+    naming its directory.
     """
     from megatron.core.datasets import gpt_dataset
 
@@ -68,12 +70,40 @@ def keep_order() -> Iterator[None]:
         dtype = np.uint32 if total_size < np.iinfo(np.uint32).max - 1 else np.int64
         return np.arange(total_size, dtype=dtype)
 
+    dataset_class = gpt_dataset.GPTDataset
+    build = dataset_class._build_document_sample_shuffle_indices
+
+    def checked_indices(dataset):
+        indices = build(dataset)
+        document_index, _, shuffle_index = indices
+        if shuffle_index is None:  # loaded lazily from the cache
+            shuffle_index = np.load(dataset.path_to_shuffle_index, mmap_mode="r")
+            document_index = np.load(dataset.path_to_document_index, mmap_mode="r")
+        _require_in_order(document_index, shuffle_index, dataset.config.path_to_cache)
+        return indices
+
     saved = gpt_dataset._build_document_index, gpt_dataset._build_shuffle_index
     gpt_dataset._build_document_index, gpt_dataset._build_shuffle_index = (
         documents_in_order,
         identity,
     )
+    dataset_class._build_document_sample_shuffle_indices = checked_indices
     try:
         yield
     finally:
         gpt_dataset._build_document_index, gpt_dataset._build_shuffle_index = saved
+        dataset_class._build_document_sample_shuffle_indices = build
+
+
+class ShuffledCache(ValueError):
+    """Megatron's cached indices were built shuffled: samples would not follow the stream."""
+
+
+def _require_in_order(document_index, shuffle_index, cache) -> None:
+    steps = np.diff(np.asarray(document_index, dtype=np.int64))
+    identity = np.array_equal(np.asarray(shuffle_index), np.arange(len(shuffle_index)))
+    if not identity or np.any(steps > 1):
+        raise ShuffledCache(
+            f"Megatron's index cache in {cache} was built shuffled (without keep_order()); "
+            "point path_to_cache at a fresh directory"
+        )
