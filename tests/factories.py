@@ -195,8 +195,8 @@ def ordered_table(start: int, stop: int, seed: int = 0) -> pa.Table:
         {
             "id": pa.array([f"doc-{(p * 7919) % 100003}" for p in pos.tolist()]),
             "text": pa.array([f"text of row {p}" for p in pos.tolist()]),
-            "position": pa.array(pos),
-            "score": pa.array(rng.random(len(pos))),
+            "_curation_position": pa.array(pos),
+            "_curation_score": pa.array(rng.random(len(pos))),
         }
     )
 

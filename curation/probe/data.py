@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from curation import storage
 from curation.probe.heldout import SETS, HeldOut
 from curation.probe.tokens import DocTokens
+from curation.shards.columns import SCORE
 
 READ_ROWS = 1024
 META = "stream.json"  # written last: its presence means the stream is complete
@@ -115,7 +116,7 @@ def build_stream(
             meta = json.load(f)
         if meta["key"] == key:
             return TokenStream(**meta)
-    check_shards(shards, ("id", "text", "score") if heldout is not None else ("text",))
+    check_shards(shards, ("id", "text", SCORE) if heldout is not None else ("text",))
     os.makedirs(dest, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     names = ("tokens.bin", "ends.bin", "integral.bin")
@@ -124,11 +125,11 @@ def build_stream(
     total, docs, mass, has_scores = 0, 0, 0.0, True
     with open(tmp[names[0]], "wb") as ft, open(tmp[names[1]], "wb") as fe:
         with open(tmp[names[2]], "wb") as fi:
-            for batch in iter_record_batches(shards, ["id", "text", "score"]):
+            for batch in iter_record_batches(shards, ["id", "text", SCORE]):
                 text = text_column(batch)
-                has_scores = has_scores and "score" in batch.schema.names
+                has_scores = has_scores and SCORE in batch.schema.names
                 score = (
-                    batch.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
+                    batch.column(SCORE).to_numpy(zero_copy_only=False).astype(np.float64)
                     if has_scores
                     else np.zeros(batch.num_rows)
                 )

@@ -25,6 +25,7 @@ from curation.probe.heldout import HeldOut
 from curation.probe.result import ProbeResult
 from curation.probe.tokens import load as load_tokenizer
 from curation.probe.train import ProbeJob, Progress, run_probe
+from curation.shards.columns import SCORE
 
 
 def save_eval_sets(tokens: dict[str, np.ndarray], out_dir: str) -> dict[str, str]:
@@ -64,7 +65,7 @@ def write_recipe_shard(
     """The corpus in ``method``'s order as one parquet file, and the ordering summary a
     job needs for boundaries (``{"method", "params", "n"}``)."""
     positions = order(scores, method, **params)
-    table = corpus.select(["id", "text"]).append_column("score", pa.array(scores))
+    table = corpus.select(["id", "text"]).append_column(SCORE, pa.array(scores))
     loc = storage.resolve(out_dir).join(f"{method}.parquet")
     os.makedirs(os.path.dirname(loc.path), exist_ok=True)
     pq.write_table(table.take(pa.array(np.asarray(positions))), loc.path, row_group_size=4096)

@@ -6,8 +6,8 @@ the version id recomputed from lineage, shard hashes and check verdicts, shard n
 reorder the shards), row counts, row ranges and the total. Opening a version runs it, so the
 reader never uses a field it did not check. ``content_problems`` checks the files against
 the manifest: no links, footer row counts, row-group sizes and schema, sha256 and size, the
-``position`` column. ``curation datasets verify`` and the reader's ``verify=True`` both call
-:func:`verify_opened`; the reader spreads the hashing across ranks with ``hash_shards``.
+``_curation_position`` column. ``curation datasets verify`` and the reader's ``verify=True``
+both call :func:`verify_opened`; the reader spreads the hashing across ranks with ``hash_shards``.
 """
 
 import os
@@ -26,6 +26,7 @@ from curation.publish.manifest import (
     claimed_version_id,
     shard_name,
 )
+from curation.shards.columns import POSITION
 from curation.storage import Location
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -167,7 +168,7 @@ def _shard_content(vdir: Location, shard: dict, columns: dict, hashed: bool) -> 
     with loc.fs.open_input_file(loc.path) as f:
         pf = pq.ParquetFile(f)
         problems = _footer_problems(pf, shard, columns)
-        if not problems and hashed and "position" in pf.schema_arrow.names:
+        if not problems and hashed and POSITION in pf.schema_arrow.names:
             problems = _verify_positions(pf, shard)
     return problems
 
@@ -207,9 +208,9 @@ def verify_opened(
 
 
 def _verify_positions(pf: pq.ParquetFile, shard: dict) -> list[str]:
-    """The ``position`` column must count row_start, row_start+1, ... across the shard."""
+    """The ``_curation_position`` column must count row_start, row_start+1, ... across the shard."""
     start = shard["row_start"]
-    for batch in pf.iter_batches(columns=["position"], batch_size=1 << 16):
+    for batch in pf.iter_batches(columns=[POSITION], batch_size=1 << 16):
         pos = batch.column(0).to_numpy(zero_copy_only=False)
         expected = np.arange(start, start + len(pos))
         bad = np.flatnonzero(pos != expected)

@@ -3,7 +3,8 @@
 An ordering is ``rows``: output position ``p`` holds corpus row ``rows[p]``. The corpus
 is a parquet file or a directory of parquet files (global row index = files in name
 order, rows in file order). Output is ``part-00000.parquet, ...``: every corpus column
-plus ``position`` (and optional extra per-position columns).
+plus ``_curation_position`` (and optional extra per-position columns, all under the
+reserved prefix of :mod:`.columns`).
 
 Every output shard is an independent unit of work. Two ways to fill a shard, with the
 same bytes as a result:
@@ -35,6 +36,7 @@ from curation.shards.bucket import (
     shard_from_spill,
     write_shard_from_spill,
 )
+from curation.shards.columns import POSITION, RESERVED_PREFIX, SCORE
 from curation.shards.errors import (
     CorpusFormatError,
     MemoryCapError,
@@ -51,7 +53,7 @@ from curation.shards.groups import (
     write_group,
 )
 from curation.shards.job import ShardJob, inverse_permutation, validate_rows
-from curation.shards.layout import POSITION, CorpusLayout, corpus_layout
+from curation.shards.layout import CorpusLayout, corpus_layout
 from curation.shards.memory import (
     DEFAULT_MEMORY_LIMIT,
     HEADROOM,
@@ -92,6 +94,8 @@ __all__ = [
     "HEADROOM",
     "MAX_ROW_GROUP_ROWS",
     "POSITION",
+    "SCORE",
+    "RESERVED_PREFIX",
     "SHARD_NAME",
     "SPILL_COMPRESSION",
     "SPILL_NAME",

@@ -14,9 +14,10 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from curation.machine import release_memory
+from curation.shards.columns import POSITION
 from curation.shards.errors import ShardError
 from curation.shards.job import ShardJob
-from curation.shards.layout import POSITION, CorpusLayout, SourceReader
+from curation.shards.layout import CorpusLayout, SourceReader
 from curation.shards.memory import DEFAULT_MEMORY_LIMIT
 from curation.shards.plan import ShardSpec
 from curation.shards.writer import ShardInfo, write_parquet

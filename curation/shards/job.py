@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from curation.shards.columns import POSITION, RESERVED_PREFIX
 from curation.shards.errors import RowsError, ShardError
-from curation.shards.layout import POSITION, CorpusLayout, corpus_layout
+from curation.shards.layout import CorpusLayout, corpus_layout
 from curation.shards.memory import DEFAULT_MEMORY_LIMIT, PASS_COPIES, data_budget
 from curation.shards.plan import ShardSpec, default_row_group_rows, plan_passes
 
@@ -63,8 +64,11 @@ def check_extra(extra: dict[str, Any] | None, n: int, schema: pa.Schema) -> dict
     """Extra per-position columns as Arrow arrays of length ``n`` that clash with nothing."""
     out: dict[str, pa.Array] = {}
     for name, values in (extra or {}).items():
-        if name in schema.names or name == POSITION:
-            raise ShardError(f"extra column {name!r} clashes with a corpus column or {POSITION!r}")
+        if not name.startswith(RESERVED_PREFIX) or name in schema.names or name == POSITION:
+            raise ShardError(
+                f"extra column {name!r} must be a reserved name ({RESERVED_PREFIX}...) other "
+                f"than {POSITION!r}: what the pipeline adds never shares a corpus column's name"
+            )
         arr = pa.array(np.asarray(values)) if not isinstance(values, pa.Array) else values
         if len(arr) != n:
             raise ShardError(f"extra column {name!r} has {len(arr)} values, expected {n}")

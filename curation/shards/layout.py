@@ -8,11 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.corpus.read import CorpusError, format_of, list_corpus_files
+from curation.shards.columns import POSITION, RESERVED_PREFIX, reserved_names
 from curation.shards.errors import CorpusFormatError
 from curation.storage import Location, resolve
-
-#: The column every output shard adds: the row's output position.
-POSITION = "position"
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,8 +82,13 @@ def corpus_layout(corpus_uri: str | os.PathLike) -> CorpusLayout:
         raise CorpusFormatError(
             f"files whose schema differs from {files[0].uri}: {mismatched[:10]}"
         )
-    if POSITION in schema.names:
-        raise CorpusFormatError(f"corpus {loc.uri} already has a {POSITION!r} column")
+    reserved = reserved_names(schema.names)
+    if reserved:
+        raise CorpusFormatError(
+            f"corpus {loc.uri} has column(s) {reserved} under the prefix {RESERVED_PREFIX!r}, "
+            f"which is reserved for the columns the pipeline adds to shards ({POSITION!r}, ...); "
+            "rename them"
+        )
     return CorpusLayout(
         files=files,
         schema=schema,

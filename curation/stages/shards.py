@@ -30,6 +30,7 @@ from curation.quality.content import check_shard_set
 from curation.refs import CorpusRef, OrderingRef, ScoresRef, ShardPlan, ShardRef, ShardSetRef
 from curation.scores.aligned import aligned_values
 from curation.shards import (
+    SCORE,
     MiB,
     ShardJob,
     corpus_layout,
@@ -183,7 +184,7 @@ def write_unit(plan: ShardPlan, group: int) -> list[dict]:
     """Write one group of consecutive shards from their spilled buckets."""
     shard_group = plan_groups(_specs(plan), plan.shard_groups)[group]
     score = _load(resolve(plan.plan_dir).join("score.npy"))
-    job, workers = _job(plan, len(shard_group.specs), extra_columns={"score": score})
+    job, workers = _job(plan, len(shard_group.specs), extra_columns={SCORE: score})
     infos = write_group(job, shard_group, plan.out, plan.spill, workers=workers)
     return [shard_info_dict(info) for info in infos]
 

@@ -167,10 +167,10 @@ def test_diff_reports_lineage_positions_and_scores(tmp_path, shards):
     a = publish.publish_version(root, "web", shards, LINEAGE)
     table = pa.concat_tables([pq.read_table(s) for s in shards])
     order = np.r_[10:20, 0:10, 20:50]
-    moved = table.take(pa.array(order)).set_column(2, "position", pa.array(np.arange(50)))
-    scores = moved.column("score").to_numpy().copy()
+    moved = table.take(pa.array(order)).set_column(2, "_curation_position", pa.array(np.arange(50)))
+    scores = moved.column("_curation_score").to_numpy().copy()
     scores[0] += 1.0
-    moved = moved.set_column(3, "score", pa.array(scores)).slice(0, 49)
+    moved = moved.set_column(3, "_curation_score", pa.array(scores)).slice(0, 49)
     path = str(tmp_path / "moved.parquet")
     pq.write_table(moved, path)
     b = publish.publish_version(root, "web", [path], {**LINEAGE, "method": "saw"})
@@ -179,8 +179,8 @@ def test_diff_reports_lineage_positions_and_scores(tmp_path, shards):
     assert d["rows"] == {"a": 50, "b": 49}
     assert d["ids_only_in_a"]["count"] == 1 and d["ids_only_in_b"]["count"] == 0
     assert d["positions"]["moved"] == 20 and d["positions"]["max_displacement"] == 10
-    assert d["scores"]["score"]["changed"] == 1
-    assert d["scores"]["score"]["max_abs_diff"] == pytest.approx(1.0)
+    assert d["scores"]["_curation_score"]["changed"] == 1
+    assert d["scores"]["_curation_score"]["max_abs_diff"] == pytest.approx(1.0)
 
 
 def test_bad_inputs_are_named(tmp_path, shards):

@@ -36,7 +36,7 @@ def rank_batches(uri, world_size, workers, batch_size, state=None, **kw):
         if state is not None:
             ds.load_state_dict(state)
         dl = DataLoader(ds, batch_size=None, num_workers=workers)
-        out.append([b["position"].tolist() for b in dl])
+        out.append([b["_curation_position"].tolist() for b in dl])
     return out
 
 
@@ -64,16 +64,19 @@ def test_sample_mode_keeps_order(published, world_size, workers):
     for rank in range(world_size):
         ds = OrderedDataset(uri, rank=rank, world_size=world_size)
         per_rank.append(
-            [[s["position"]] for s in DataLoader(ds, batch_size=None, num_workers=workers)]
+            [
+                [s["_curation_position"]]
+                for s in DataLoader(ds, batch_size=None, num_workers=workers)
+            ]
         )
     tail = N % world_size  # a sample cannot be empty: ranks past the tail get one fewer
     assert [len(r) for r in per_rank] == [N // world_size + (r < tail) for r in range(world_size)]
     padded = [r + [[]] * (len(per_rank[0]) - len(r)) for r in per_rank]
     assert concat_steps(padded) == list(range(N))
     sample = next(iter(OrderedDataset(uri)))
-    assert set(sample) == {"id", "text", "position", "score"}
+    assert set(sample) == {"id", "text", "_curation_position", "_curation_score"}
     assert isinstance(sample["text"], str) and sample["text"] == "text of row 0"
-    assert type(sample["position"]) is int and sample["position"] == 0
+    assert type(sample["_curation_position"]) is int and sample["_curation_position"] == 0
 
 
 def test_samples_match_published_rows(published):
@@ -128,7 +131,7 @@ def consume(uri, world_size, batch, stop):
     ]
     seen, iters = [], [iter(d) for d in ds]
     for _ in range(stop):
-        seen += [p for it in iters for p in next(it)["position"].tolist()]
+        seen += [p for it in iters for p in next(it)["_curation_position"].tolist()]
     state = ds[0].state_dict()
     assert all(d.state_dict() == state for d in ds)
     return seen, state
@@ -174,16 +177,16 @@ def test_loader_counts_steps_with_workers_and_resumes(published):
     loader = ds.loader(num_workers=3)
     seen = []
     for i, batch in enumerate(loader):
-        seen += batch["position"].tolist()
+        seen += batch["_curation_position"].tolist()
         if i == 6:
             break
     state = loader.state_dict()
     assert state["samples_consumed"] == 35 == len(seen)
     again = OrderedDataset(uri, batch_size=3)
     again.load_state_dict(state)
-    assert seen + [p for b in again.loader(num_workers=1) for p in b["position"].tolist()] == list(
-        range(N)
-    )
+    assert seen + [
+        p for b in again.loader(num_workers=1) for p in b["_curation_position"].tolist()
+    ] == list(range(N))
     assert ds.state_dict(steps_done=2)["samples_consumed"] == 10
 
 
@@ -202,8 +205,8 @@ def test_row_source_reads_any_range(published, a, b):
     uri, version = published
     lo, hi = min(a, b), max(a, b)
     pv = publish.open_version(os.path.dirname(uri), "web", version)
-    src = _RowSource(pv.uri, pv.manifest, ["position"])
-    assert src.read(lo, hi).column("position").to_pylist() == list(range(lo, hi))
+    src = _RowSource(pv.uri, pv.manifest, ["_curation_position"])
+    assert src.read(lo, hi).column("_curation_position").to_pylist() == list(range(lo, hi))
     src.close()
 
 
@@ -254,7 +257,7 @@ def test_rank_decodes_only_its_share_of_row_groups(small_groups, monkeypatch, ba
             rank=rank,
             world_size=world_size,
             batch_size=batch_size,
-            columns=["position"],
+            columns=["_curation_position"],
         )
         lo, hi = ds.rank_ranges(np.arange(ds.num_steps()))
         dl = DataLoader(
@@ -263,7 +266,7 @@ def test_rank_decodes_only_its_share_of_row_groups(small_groups, monkeypatch, ba
             num_workers=workers,
             multiprocessing_context="fork" if workers else None,
         )
-        got = [p for b in dl for p in b["position"].tolist()]
+        got = [p for b in dl for p in b["_curation_position"].tolist()]
         assert got == [p for a, b in zip(lo, hi, strict=True) for p in range(a, b)]
         share = -(-len(got) // group)  # groups holding exactly our rows, if aligned
         boundary = len(lo) + workers  # one extra per range, one re-read per worker block
@@ -274,7 +277,9 @@ def test_rank_decodes_only_its_share_of_row_groups(small_groups, monkeypatch, ba
 
 def test_single_rank_decodes_each_group_once(small_groups, monkeypatch):
     counter = DecodeCounter(monkeypatch)
-    assert sum(len(b["position"]) for b in OrderedDataset(small_groups, batch_size=7)) == 960
+    assert (
+        sum(len(b["_curation_position"]) for b in OrderedDataset(small_groups, batch_size=7)) == 960
+    )
     assert counter.groups.value == 96
 
 
@@ -317,7 +322,7 @@ def test_version_pinning_and_version_dir_uri(published):
     uri, version = published
     by_dir = OrderedDataset(os.path.join(uri, version), batch_size=200)
     assert by_dir.version == version
-    assert next(iter(by_dir))["position"].tolist() == list(range(N))
+    assert next(iter(by_dir))["_curation_position"].tolist() == list(range(N))
     with pytest.raises(publish.NotPublished):
         OrderedDataset(uri, version="ffffffffffffffff")
 
@@ -340,21 +345,25 @@ def test_hugging_face_recipe_keeps_order(published):
         split="train",
         cache_dir=os.path.join(os.path.dirname(uri), "hf-cache"),
     )
-    assert hf["position"] == list(range(N))
+    assert hf["_curation_position"] == list(range(N))
     streamed = datasets.load_dataset(
         "parquet", data_files={"train": files}, split="train", streaming=True
     )
-    assert [r["position"] for r in streamed] == list(range(N))
+    assert [r["_curation_position"] for r in streamed] == list(range(N))
 
 
 def test_plain_dataloader_recipe(published):
     uri, _ = published
-    ds = OrderedDataset(uri, batch_size=8, columns=["text", "position"])
+    ds = OrderedDataset(uri, batch_size=8, columns=["text", "_curation_position"])
     positions = []
     for batch in DataLoader(ds, batch_size=None, num_workers=2):
-        assert isinstance(batch["text"], pa.Array) and isinstance(batch["position"], torch.Tensor)
-        assert batch["text"].to_pylist() == [f"text of row {p}" for p in batch["position"]]
-        positions += batch["position"].tolist()
+        assert isinstance(batch["text"], pa.Array) and isinstance(
+            batch["_curation_position"], torch.Tensor
+        )
+        assert batch["text"].to_pylist() == [
+            f"text of row {p}" for p in batch["_curation_position"]
+        ]
+        positions += batch["_curation_position"].tolist()
     assert positions == list(range(N))
     as_lists = OrderedDataset(uri, batch_size=8, columns=["text"], strings="list")
     assert next(iter(as_lists))["text"] == [f"text of row {p}" for p in range(8)]

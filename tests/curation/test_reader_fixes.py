@@ -39,20 +39,20 @@ def test_resumed_loader_next_epoch_starts_at_row_zero(uri, workers):
     ds = OrderedDataset(uri, batch_size=10)
     ds.load_state_dict({"version": ds.version, "samples_consumed": 40})
     loader = ds.loader(num_workers=workers)
-    first = [p for b in loader for p in b["position"].tolist()]
+    first = [p for b in loader for p in b["_curation_position"].tolist()]
     assert first == list(range(40, N))
     assert loader.state_dict()["epoch"] == 1 and loader.state_dict()["samples_consumed"] == 0
-    second = [p for b in loader for p in b["position"].tolist()]
+    second = [p for b in loader for p in b["_curation_position"].tolist()]
     assert second == list(range(N))
     again = OrderedDataset(uri, batch_size=10)
     again.load_state_dict(loader.state_dict())
-    assert again.epoch == 2 and next(iter(again))["position"].tolist() == list(range(10))
+    assert again.epoch == 2 and next(iter(again))["_curation_position"].tolist() == list(range(10))
 
 
 def test_state_without_epoch_still_loads(uri):
     ds = OrderedDataset(uri, batch_size=4)
     ds.load_state_dict({"version": ds.version, "samples_consumed": 8})
-    assert ds.epoch == 0 and next(iter(ds))["position"].tolist() == [8, 9, 10, 11]
+    assert ds.epoch == 0 and next(iter(ds))["_curation_position"].tolist() == [8, 9, 10, 11]
 
 
 def test_no_read_only_buffer_warning_with_workers(uri):
@@ -61,7 +61,7 @@ def test_no_read_only_buffer_warning_with_workers(uri):
         warnings.filterwarnings("error", message=".*not writable.*")
         warnings.filterwarnings("error", message=".*non-writable.*")
         for batch in DataLoader(ds, batch_size=None, num_workers=0):
-            batch["position"] += 0  # writable tensors
+            batch["_curation_position"] += 0  # writable tensors
 
 
 def test_workers_hand_compact_arrow_batches(uri):
@@ -86,8 +86,14 @@ def test_loader_moves_groups_of_steps_between_processes(uri, batch_size):
     assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.uint8
     table = from_tensor(tensor)
     assert tensor.numel() < 2 * table.nbytes + 2000
-    direct = [b["position"] if batch_size is None else b["position"].tolist() for b in ds]
-    via = [b["position"] if batch_size is None else b["position"].tolist() for b in ds.loader(2)]
+    direct = [
+        b["_curation_position"] if batch_size is None else b["_curation_position"].tolist()
+        for b in ds
+    ]
+    via = [
+        b["_curation_position"] if batch_size is None else b["_curation_position"].tolist()
+        for b in ds.loader(2)
+    ]
     assert via == direct and len(via) == len(ds)
 
 

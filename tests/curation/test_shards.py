@@ -73,12 +73,12 @@ def test_round_trip_random_permutations(corpus, tmp_path_factory, seed, rows_per
         rows_per_shard=rows_per_shard,
         strategy=strategy,
         progress=False,
-        extra_columns={"score": rows.astype(np.float64) / 7},
+        extra_columns={"_curation_score": rows.astype(np.float64) / 7},
     )
     got = read_out(out)
     assert got.select(SCHEMA.names).equals(table.take(pa.array(rows)))
-    assert got.column("position").to_pylist() == list(range(table.num_rows))
-    assert np.allclose(got.column("score").to_numpy(), rows / 7)
+    assert got.column("_curation_position").to_pylist() == list(range(table.num_rows))
+    assert np.allclose(got.column("_curation_score").to_numpy(), rows / 7)
     specs = plan_shards(len(rows), rows_per_shard)
     assert [i.rows for i in infos] == [s.stop - s.start for s in specs]
     assert [i.first_position for i in infos] == list(range(0, len(rows), rows_per_shard))
@@ -170,7 +170,7 @@ def test_write_shard_is_an_independent_unit(corpus, tmp_path):
     assert Path(info.path).name == "part-00003.parquet"
     got = pq.read_table(info.path)
     assert got.column("id").to_pylist() == rows[10:25].tolist()
-    assert got.column("position").to_pylist() == list(range(10, 25))
+    assert got.column("_curation_position").to_pylist() == list(range(10, 25))
 
 
 def test_sorted_order_picks_gather(corpus, tmp_path):

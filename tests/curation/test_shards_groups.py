@@ -94,7 +94,7 @@ def test_group_by_group_equals_one_call(tmp_path: Path, strategy):
         tmp_path / "whole",
         rows_per_shard=17,
         strategy=strategy,
-        extra_columns={"score": score},
+        extra_columns={"_curation_score": score},
         progress=False,
     )
     layout = corpus_layout(tmp_path / "c")
@@ -107,7 +107,7 @@ def test_group_by_group_equals_one_call(tmp_path: Path, strategy):
             assert written == _rows_in(layout, files)
     infos = []
     for group in plan_groups(specs, 3):
-        job = ShardJob.prepare(layout, rows, extra_columns={"score": score})
+        job = ShardJob.prepare(layout, rows, extra_columns={"_curation_score": score})
         infos += write_group(job, group, tmp_path / "grouped", spill, workers=2)
     assert [i.sha256 for i in infos] == [i.sha256 for i in whole]
 

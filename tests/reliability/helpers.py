@@ -56,7 +56,7 @@ def run_library_pipeline(
         np.asarray(rows),
         work,
         rows_per_shard=rows_per_shard,
-        extra_columns={"score": values[rows]},
+        extra_columns={"_curation_score": values[rows]},
         progress=False,
     )
     say("publish")

@@ -387,7 +387,9 @@ def test_shards_from_a_damaged_corpus_name_the_file(tmp_path):
 def test_corrupt_shard_is_named_and_nothing_is_published(tmp_path):
     shards = []
     for i in range(3):
-        t = corpus_table(20, seed=i).append_column("position", pa.array(np.arange(20) + 20 * i))
+        t = corpus_table(20, seed=i).append_column(
+            "_curation_position", pa.array(np.arange(20) + 20 * i)
+        )
         shards.append(write_parquet(tmp_path / f"in/s{i}.parquet", t))
     data = Path(shards[1]).read_bytes()
     Path(shards[1]).write_bytes(data[:-30])

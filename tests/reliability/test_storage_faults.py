@@ -79,7 +79,11 @@ def local_shards(directory, n_shards: int = 12, rows: int = 1500) -> list[str]:
     for i in range(n_shards):
         pos = np.arange(i * rows, (i + 1) * rows)
         table = pa.table(
-            {"id": [f"d{p}" for p in pos.tolist()], "text": ["words " * 30] * rows, "position": pos}
+            {
+                "id": [f"d{p}" for p in pos.tolist()],
+                "text": ["words " * 30] * rows,
+                "_curation_position": pos,
+            }
         )
         pq.write_table(table, directory / f"in-{i:03d}.parquet")
         uris.append(str(directory / f"in-{i:03d}.parquet"))

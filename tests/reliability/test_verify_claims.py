@@ -35,7 +35,11 @@ def _shards(tmp: Path, rows: int = 40, per: int = 10, group: int = 10) -> list[s
     for k, start in enumerate(range(0, rows, per)):
         pos = np.arange(start, start + per, dtype=np.int64)
         table = pa.table(
-            {"id": [f"d{p}" for p in pos.tolist()], "text": [f"t{p}" for p in pos], "position": pos}
+            {
+                "id": [f"d{p}" for p in pos.tolist()],
+                "text": [f"t{p}" for p in pos],
+                "_curation_position": pos,
+            }
         )
         path = tmp / f"s{k}.parquet"
         pq.write_table(table, path, row_group_size=group)

@@ -20,7 +20,7 @@ from tests.curation.probe.conftest import docs
 def _shards(tmp, texts, scores, parts=3, ids=None) -> list[str]:
     n = len(texts)
     ids = [f"doc-{i:04d}" for i in range(n)] if ids is None else ids
-    table = pa.table({"id": ids, "text": texts, "score": scores})
+    table = pa.table({"id": ids, "text": texts, "_curation_score": scores})
     cuts = np.linspace(0, n, parts + 1).astype(int)
     out = []
     for i in range(parts):
@@ -174,7 +174,9 @@ def test_bad_shards_are_named(tmp_path):
     with pytest.raises(data.ProbeDataError, match="notext.parquet"):
         data.build_stream([bad], BYTES, None, str(tmp_path / "s"), "k")
     nulls = str(tmp_path / "nulls.parquet")
-    pq.write_table(pa.table({"id": ["x", "y"], "text": ["ok", None], "score": [1.0, 2.0]}), nulls)
+    pq.write_table(
+        pa.table({"id": ["x", "y"], "text": ["ok", None], "_curation_score": [1.0, 2.0]}), nulls
+    )
     with pytest.raises(data.ProbeDataError, match="'y'"):
         data.build_stream([nulls], BYTES, None, str(tmp_path / "s"), "k")
     with pytest.raises(data.ProbeDataError, match="shorter than one step"):
