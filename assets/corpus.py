@@ -13,14 +13,17 @@ def build_corpus_asset(project):
     @asset(
         backfill_policy=SINGLE_RUN,  # lets a CLI partition range include this stage
         group_name="corpus",
-        description="The raw corpus: ids validated unique, content version from its bytes.",
+        description=(
+            "The raw corpus (parquet read in place; JSON lines, CSV or HF save_to_disk staged "
+            "once as parquet): columns checked, ids unique, content version from its bytes."
+        ),
         kinds=kinds_for(project.corpus.uri),
         owners=OWNERS,
         code_version=CODE_VERSION,
     )
     def raw_corpus(context: AssetExecutionContext, project: ProjectResource) -> Output[CorpusRef]:
         spec = project.project.corpus
-        ref = build_corpus(project.project)
+        ref = build_corpus(project.project, log=context.log.info)
         context.log.info(f"corpus {ref.version}: {ref.rows} documents in {ref.files} file(s)")
         return Output(
             ref,
@@ -30,7 +33,9 @@ def build_corpus_asset(project):
                 "corpus_version": ref.version,
                 "files": ref.files,
                 "id_type": ref.id_type,
-                "location": location(spec.uri),
+                "location": location(ref.uri),
+                "source": location(spec.uri),
+                "staged": ref.staged or "no (parquet, read in place)",
             },
         )
 

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from curation.ordering.engine import DEFAULTS, METHODS, resolve_params
 from curation.reader.export.spec import ExportSpec
@@ -42,7 +50,10 @@ class _Strict(BaseModel):
 
 
 class CorpusSpec(_Strict):
-    """Where the documents are: a parquet file or directory (local or ``s3://``)."""
+    """Where the documents are: a file, a directory or a glob (local or ``s3://``) of
+    parquet, JSON lines (plain, ``.gz``, ``.zst``) or CSV, or a Hugging Face
+    ``save_to_disk`` directory; anything but parquet is staged once as parquet under
+    ``<storage root>/staging`` (:mod:`curation.corpus.staging`)."""
 
     uri: str = "var/demo/demo_corpus.parquet"
     id_column: str = "id"
@@ -50,9 +61,12 @@ class CorpusSpec(_Strict):
 
 
 class ScoresSpec(_Strict):
-    """A score table to import, or the built-in scorers to run on the text."""
+    """Where the scores come from: a column of the corpus itself (``column``, or ``uri``
+    naming the corpus with its ``columns``), a score table to import, or the built-in
+    scorers run on the text."""
 
     uri: str | None = None
+    column: str | None = None  # the corpus's own score column (FineWeb-Edu: int_score)
     id_column: str = "id"
     columns: list[str] = []
     scorers: list[str] = ["compression"]
@@ -71,6 +85,17 @@ class ScoresSpec(_Strict):
         if not value:
             raise ValueError("at least one scorer is needed when no score table is given")
         return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ScoresSpec":
+        if self.column is not None and (self.uri or self.columns):
+            raise ValueError(
+                "give scores.column (a column of the corpus) or scores.uri with "
+                "scores.columns (a score table), not both"
+            )
+        if self.column is not None and not self.column:
+            raise ValueError("scores.column is empty: name the corpus's score column")
+        return self
 
 
 class StorageSpec(_Strict):
@@ -183,6 +208,28 @@ class Project(_Strict):
     probe: ProbeSpec = ProbeSpec()
     recipes: list[Recipe]
 
+    @model_validator(mode="after")
+    def _names_and_sources_fit(self) -> "Project":
+        """Refused now, not after a whole run: a prefix that makes a recipe's dataset name
+        too long (or otherwise unsafe), and a score source naming the corpus without
+        saying which of its columns hold the scores."""
+        for recipe in self.recipes:
+            try:
+                self.dataset_name(recipe.name)
+            except InvalidName as exc:
+                raise ValueError(
+                    f"storage.dataset_prefix {self.storage.dataset_prefix!r} with recipe "
+                    f"{recipe.name!r} gives an unusable dataset name: {exc}; shorten the prefix "
+                    "or the recipe name"
+                ) from None
+        if self.scores.uri and same_location(self.scores.uri, self.corpus.uri):
+            if not self.scores.columns:
+                raise ValueError(
+                    "scores.uri is the corpus itself: name its score column(s) in "
+                    "scores.columns (or give scores.column)"
+                )
+        return self
+
     @field_validator("recipes")
     @classmethod
     def _unique(cls, value: list[Recipe]) -> list[Recipe]:
@@ -215,9 +262,32 @@ class Project(_Strict):
         return "/".join([self.storage.root.rstrip("/"), *parts])
 
     @property
+    def corpus_score_columns(self) -> list[str]:
+        """The corpus columns the scores are read from (``scores.column``, or
+        ``scores.columns`` when ``scores.uri`` is the corpus); empty when they come from a
+        score table or the built-in scorers."""
+        if self.scores.column:
+            return [self.scores.column]
+        if self.scores.uri and same_location(self.scores.uri, self.corpus.uri):
+            return list(self.scores.columns)
+        return []
+
+    @property
     def score_source(self) -> str:
         """What a refresh watches: the score table, or the corpus when scores are built in."""
         return self.scores.uri or self.corpus.uri
+
+
+def same_location(a: str, b: str) -> bool:
+    """Whether two URIs name the same file or directory (trailing slashes, ``.`` and
+    ``..`` aside; local paths compared absolute)."""
+
+    def norm(uri: str) -> str:
+        if "://" in uri:
+            return uri.rstrip("/")
+        return os.path.normpath(os.path.abspath(os.path.expanduser(uri)))
+
+    return norm(a) == norm(b)
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:

@@ -29,6 +29,8 @@ class CorpusRef:
     id_type: str
     id_column: str = "id"
     text_column: str = "text"
+    source: str = ""  # the corpus as named in the project (``uri`` is its staged copy)
+    staged: str = ""  # "converted" or "reused" when ``uri`` is a staged copy
 
     def read_ids(self) -> pa.Array:
         """The id column only: the one per-document array a stage holds. Its ids were found

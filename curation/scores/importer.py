@@ -16,17 +16,21 @@ from curation.scores.errors import MAX_IDS, ScoreError
 _NUMBER = r"^[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)$"
 
 
-def _read_table(uri: str) -> pa.Table:
+def _read_table(uri: str, columns: list[str] | None = None) -> pa.Table:
+    """The table (only ``columns`` when given and present: a corpus used as its own score
+    table is read as id + scores, never its text)."""
     try:
         files = list_corpus_files(uri)
         tables = []
         for loc in files:
             if format_of(loc.path) == "parquet":
-                tables.append(_read_parquet(loc))
+                tables.append(_read_parquet(loc, columns))
             else:
                 batches = list(iter_batches(loc.uri))
                 if batches:  # an empty text file holds no rows (and no schema)
-                    tables.append(pa.Table.from_batches(batches))
+                    table = pa.Table.from_batches(batches)
+                    keep = [c for c in columns or table.column_names if c in table.column_names]
+                    tables.append(table.select(keep))
     except CorpusError as exc:
         raise ScoreError("unreadable", str(exc)) from exc
     if not tables:
@@ -39,9 +43,12 @@ def _read_table(uri: str) -> pa.Table:
         raise ScoreError("schema_mismatch", f"score files under {uri} disagree: {exc}") from exc
 
 
-def _read_parquet(loc) -> pa.Table:
+def _read_parquet(loc, columns: list[str] | None = None) -> pa.Table:
     try:
-        return pq.read_table(loc.path, filesystem=loc.fs)
+        if columns is not None:
+            present = pq.read_schema(loc.path, filesystem=loc.fs).names
+            columns = [c for c in columns if c in present]  # missing ones are named later
+        return pq.read_table(loc.path, filesystem=loc.fs, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise CorpusError(f"{loc.uri}: corrupt or truncated parquet file ({exc})") from exc
 
@@ -109,8 +116,9 @@ def parse_scores(values: pa.ChunkedArray, ids: pa.ChunkedArray, column: str) -> 
 def import_scores(
     uri: str, id_column: str = "id", score_columns: list[str] | None = None
 ) -> pa.Table:
-    """Read a score table: output has an ``id`` column and float64 score columns."""
-    raw = _read_table(uri)
+    """Read a score table: output has an ``id`` column and float64 score columns. With
+    ``score_columns`` only those (and the ids) are read from parquet."""
+    raw = _read_table(uri, [id_column, *score_columns] if score_columns else None)
     if id_column not in raw.column_names:
         raise ScoreError(
             "missing_id_column",

@@ -16,9 +16,18 @@ from curation.storage import resolve, write_parquet_atomic
 SCORE = "_ordering_score"  # the column that drives ordering (a reserved name)
 
 
-def load_score_table(project: Project) -> tuple[pa.Table, str]:
-    """The imported table when a score source is configured, else built-in scorers."""
+def load_score_table(project: Project, corpus_uri: str | None = None) -> tuple[pa.Table, str]:
+    """The scores the project names: the corpus's own column(s), an imported table, or the
+    built-in scorers. ``corpus_uri`` is the parquet corpus the run reads (its staged copy
+    when the corpus is not parquet); default: the project's corpus."""
     spec, corpus = project.scores, project.corpus
+    corpus_uri = corpus_uri or corpus.uri
+    from_corpus = project.corpus_score_columns
+    if from_corpus:  # read id + the score column(s) from the corpus; nothing else, no copy
+        from curation.scores.importer import import_scores
+
+        table = import_scores(corpus_uri, id_column=corpus.id_column, score_columns=from_corpus)
+        return table, "corpus"
     if spec.uri:
         from curation.scores.importer import import_scores
 
@@ -41,10 +50,10 @@ def load_score_table(project: Project) -> tuple[pa.Table, str]:
             engine = partial(
                 score_units_on_ray, actors=max(1, ray.cpus), num_gpus=project.ray.scoring_gpus
             )
-            table = score_corpus(corpus.uri, list(spec.scorers), engine=engine, **options)
+            table = score_corpus(corpus_uri, list(spec.scorers), engine=engine, **options)
         return table, "builtin"
     # worker processes on every core the run's memory setting allows
-    return score_corpus(corpus.uri, list(spec.scorers), **options), "builtin"
+    return score_corpus(corpus_uri, list(spec.scorers), **options), "builtin"
 
 
 def with_driving_score(table: pa.Table, project: Project) -> tuple[pa.Table, dict]:
@@ -65,7 +74,7 @@ def with_driving_score(table: pa.Table, project: Project) -> tuple[pa.Table, dic
 def build_scores(project: Project, corpus: CorpusRef) -> tuple[ScoresRef, dict]:
     """Load or compute the scores, add the driving column, store them content-addressed;
     returns the ref and a coverage report (small: counts and per-column statistics)."""
-    table, source = load_score_table(project)
+    table, source = load_score_table(project, corpus.uri)
     table, combination = with_driving_score(table, project)
     version = score_version(table)
     loc = resolve(project.path("work", "scores", version, "scores.parquet"))
