@@ -10,6 +10,7 @@ timestamps, and only in the chunks where every value happens to look like one).
 """
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from curation.storage import Location
 
 #: Decompressed bytes per chunk (a line longer than this makes its chunk longer).
 CHUNK_BYTES = 16 << 20
+_ISO = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 _COMPRESSION = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 
 
@@ -138,10 +140,35 @@ class ChunkParser:
     threads: bool = False
     hints: dict[str, pa.DataType] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    primed: bool = False
+
+    def _prime(self, data: bytes) -> None:
+        """From the file's first record: its field order, and the top-level strings that
+        look like timestamps, read as strings from the start (saves parsing the first chunk
+        twice; anything missed here is caught by the check after parsing)."""
+        self.primed = True
+        for text in data.split(b"\n", 64)[:64]:
+            if text.strip():
+                try:
+                    row = json.loads(text)
+                except ValueError:
+                    return  # the parse names the line
+                if isinstance(row, dict):
+                    self.order = list(row)
+                    self.hints.update(
+                        {
+                            k: pa.string()
+                            for k, v in row.items()
+                            if isinstance(v, str) and _ISO.match(v)
+                        }
+                    )
+                return
 
     def parse(self, first_line: int, data: bytes) -> pa.Table | None:
         """The chunk's rows (None when it holds only blank lines)."""
         _check_utf8(data, self.uri, first_line)
+        if not self.primed:
+            self._prime(data)
         table = self._read(first_line, data, self.hints)
         if table is None:
             return None

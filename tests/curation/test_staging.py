@@ -69,6 +69,7 @@ def test_jsonl_dirs_stage_to_the_rows_of_the_same_parquet(tmp_path, codec):
     table = staged_table(staged)
     assert table.to_pylist() == pa.Table.from_pylist(rows).to_pylist()
     schema = table.schema
+    assert schema.names == ["id", "text", "source", "added", "metadata"]
     assert schema.field("added").type == pa.string()  # JSON strings stay strings
     assert pa.types.is_struct(schema.field("metadata").type)
     assert pa.types.is_list(schema.field("metadata").type.field("tags").type)
