@@ -47,7 +47,8 @@ def _read_parquet(loc, columns: list[str] | None = None) -> pa.Table:
     try:
         if columns is not None:
             present = pq.read_schema(loc.path, filesystem=loc.fs).names
-            columns = [c for c in columns if c in present]  # missing ones are named later
+            if not set(columns) <= set(present):
+                columns = None  # error path: read it all so the message names what is there
         return pq.read_table(loc.path, filesystem=loc.fs, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise CorpusError(f"{loc.uri}: corrupt or truncated parquet file ({exc})") from exc
