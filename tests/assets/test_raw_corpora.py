@@ -16,7 +16,8 @@ from dagster import instance_for_test
 from curation.project import parse_project
 from curation.publish import resolve_version
 from curation.shards.columns import POSITION, SCORE
-from tests.factories import TINY_PROBE, real_texts, run_graph
+from tests.factories import TINY_PROBE, real_texts
+from tests.graph import run_graph
 
 N = 120
 RECIPE = {"name": "str2", "method": "str", "params": {"num_sections": 2}}
