@@ -37,7 +37,8 @@ from curation.shards.bucket import (
     shard_from_pieces,
     shard_from_spill,
 )
-from curation.shards.layout import POSITION, SourceReader
+from curation.shards.columns import POSITION, SCORE
+from curation.shards.layout import SourceReader
 from curation.shards.plan import plan_shards
 from curation.shards.writer import ShardInfo
 
@@ -105,7 +106,7 @@ def _scatter_chunk(plan: ShardPlan, specs: list, layout, rows, positions, groups
 def _write_from_objects(plan: ShardPlan, spec: ShardSpec, layout, rows, score, buckets: list):
     """Write shard ``spec`` from its buckets' pieces (object refs, fetched pass by pass)."""
     ray = import_ray()
-    job = _job(plan, layout, rows, extra_columns={"score": score})
+    job = _job(plan, layout, rows, extra_columns={SCORE: score})
 
     def pieces(first: int, last: int) -> Iterator[pa.RecordBatch]:
         for k in range(first, last + 1):
@@ -147,7 +148,7 @@ def _scatter_file(plan, specs, layout, rows, positions, file_index: int) -> int:
 
 
 def _write_from_spill(plan, spec, layout, rows, score) -> ShardInfo:
-    job = _job(plan, layout, rows, extra_columns={"score": score})
+    job = _job(plan, layout, rows, extra_columns={SCORE: score})
     return shard_from_spill(job, spec, plan.spill, plan.out)
 
 
