@@ -10,6 +10,7 @@ import csv
 import errno
 import hashlib
 import json
+import math
 import os
 import posixpath
 from collections.abc import Iterator
@@ -164,16 +165,40 @@ def _json_kind(value: object) -> str:
     )
 
 
-def _find_broken_json_line(loc: Location) -> str:
-    """Error path only: scan the file to name the first line that is not a JSON object, or
-    the first whose field has another type than on earlier lines (mixed int/str ids)."""
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} does not fit a 64-bit float")
+    return value
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(1 << 63) <= value < (1 << 63):
+        raise ValueError(f"number {text} does not fit a 64-bit integer")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON (write a number, or null for no value)")
+
+
+def _find_broken_json_line(loc: Location, parser_error: Exception) -> str:
+    """Error path only: scan the file to name the first line that is not a JSON object, holds
+    a number no 64-bit type can hold (``1e309``) or a NaN/Infinity, or whose field has
+    another type than on earlier lines (mixed int/str ids)."""
     kinds: dict[str, tuple[str, int]] = {}
     with loc.fs.open_input_stream(loc.path, compression="detect") as f:
         for number, line in enumerate(f.read().split(b"\n"), start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(
+                    line,
+                    parse_float=_finite_float,
+                    parse_int=_int64,
+                    parse_constant=_no_constant,
+                )
             except ValueError as exc:
                 return f"line {number} is not valid JSON ({exc}): {line[:80]!r}"
             if not isinstance(row, dict):
@@ -188,7 +213,7 @@ def _find_broken_json_line(loc: Location) -> str:
                     )
                 if first[0] == "null":
                     kinds[key] = (kind, number)
-    return "no broken line found by a line-by-line scan"
+    return f"the JSON parser said: {parser_error}"
 
 
 class _BlockTooSmall(Exception):
@@ -235,7 +260,7 @@ def _parse_text(loc: Location, fmt: str, block: int) -> Iterator[pa.RecordBatch]
                 return  # an empty file holds no documents; an empty corpus is reported later
             if fmt == "jsonl":
                 raise CorpusError(
-                    f"{loc.uri}: broken JSON lines file: {_find_broken_json_line(loc)}"
+                    f"{loc.uri}: broken JSON lines file: {_find_broken_json_line(loc, exc)}"
                 ) from exc
             raise CorpusError(f"{loc.uri}: cannot parse CSV: {exc}") from exc
         if checked.error is not None:
