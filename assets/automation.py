@@ -20,6 +20,8 @@ from dagster import (
     sensor,
 )
 
+from curation.corpus.listing import corpus_sources
+from curation.corpus.read import CorpusError
 from curation.project import RecipeError, load_project
 from curation.storage.sources import source_fingerprint
 
@@ -74,8 +76,12 @@ def build_automation(project):
         cursor = json.loads(context.cursor) if context.cursor else None
         try:
             current = load_project()
-            scores, files = source_fingerprint(current.score_source, (cursor or {}).get("files"))
-        except (RecipeError, FileNotFoundError, OSError) as exc:
+            source = current.score_source
+            listed = None
+            if source == current.corpus.uri:  # a corpus may be a glob or a saved dataset
+                listed = list(corpus_sources(source).files)
+            scores, files = source_fingerprint(source, (cursor or {}).get("files"), listed)
+        except (RecipeError, FileNotFoundError, OSError, CorpusError) as exc:
             return SkipReason(f"cannot read the project or its score source: {exc}")
         recipes = {r.name: r.fingerprint() for r in current.recipes}
         context.update_cursor(json.dumps({"scores": scores, "recipes": recipes, "files": files}))

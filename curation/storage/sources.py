@@ -19,12 +19,15 @@ def file_sha256(loc) -> str:
     return digest.hexdigest()
 
 
-def source_fingerprint(uri: str, cache: dict | None = None) -> tuple[str, dict]:
-    """A short hash over the source's files, and the refreshed per-file cache."""
+def source_fingerprint(
+    uri: str, cache: dict | None = None, files: list | None = None
+) -> tuple[str, dict]:
+    """A short hash over the source's files (``files`` when the caller listed them, e.g. a
+    corpus glob), and the refreshed per-file cache."""
     cache = cache or {}
     digest = hashlib.sha256()
     fresh: dict = {}
-    for loc in list_files(resolve(uri)):
+    for loc in files if files is not None else list_files(resolve(uri)):
         info = loc.fs.get_file_info(loc.path)
         stamp = [info.size, info.mtime_ns]
         cached = cache.get(loc.uri)

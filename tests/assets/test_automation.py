@@ -79,3 +79,37 @@ def test_range_tags_split_non_contiguous_recipes():
         {RANGE_START: "a", RANGE_END: "b"},
         {RANGE_START: "d", RANGE_END: "d"},
     ]
+
+
+def test_a_glob_corpus_scored_by_its_own_column_is_watched(tmp_path, monkeypatch):
+    """The score source is the corpus (a glob of jsonl.gz files): an edited file refreshes."""
+    import gzip
+    import json
+
+    from curation.project import parse_project
+
+    (tmp_path / "src").mkdir()
+    for f in range(2):
+        rows = [{"id": f"d{f}-{i}", "text": "t", "q": i} for i in range(5)]
+        data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        (tmp_path / "src" / f"{f}.jsonl.gz").write_bytes(gzip.compress(data))
+    project = parse_project(
+        {
+            "corpus": {"uri": f"{tmp_path}/src/*.jsonl.gz"},
+            "scores": {"column": "q"},
+            "storage": {"root": str(tmp_path / "root")},
+            "recipes": RECIPES,
+        }
+    )
+    config = tmp_path / "curation.yaml"
+    write_project_file(config, project)
+    monkeypatch.setenv("CURATION_CONFIG", str(config))
+    sensor = build_definitions(project).resolve_sensor_def("refresh_sensor")
+    with instance_for_test() as instance:
+        first, cursor = tick(sensor, instance, None)
+        assert isinstance(first, SkipReason) and "first tick" in first.skip_message
+        (tmp_path / "src" / "1.jsonl.gz").write_bytes(
+            gzip.compress(b'{"id": "x", "text": "t", "q": 1}\n')
+        )
+        requests, _ = tick(sensor, instance, cursor)
+        assert [r.job_name for r in requests] == ["refresh"]
