@@ -58,6 +58,9 @@ class CorpusSpec(_Strict):
     uri: str = "var/demo/demo_corpus.parquet"
     id_column: str = "id"
     text_column: str = "text"
+    #: "column": the records carry their ids in ``id_column``; "file_row": they carry none
+    #: (DCLM-baseline), and staging makes ``id_column`` = ``<file>#<row in file>``
+    ids: Literal["column", "file_row"] = "column"
 
 
 class ScoresSpec(_Strict):

@@ -1,2 +1,3 @@
-"""The corpus: reading documents (parquet, jsonl, csv; local or s3://), the one id rule and
-content fingerprints of rows."""
+"""The corpus: listing it (files, directories, globs, ``save_to_disk``; local or s3://),
+reading documents (parquet, jsonl, csv), staging non-parquet corpora once as parquet, the
+one id rule and content fingerprints of rows."""

@@ -17,7 +17,6 @@ same order. Files are converted side by side on threads (pyarrow releases the GI
 decompresses, parses and encodes); each holds about :data:`WORKER_BYTES`.
 """
 
-import json
 import os
 import posixpath
 import shutil
@@ -28,21 +27,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from curation.corpus.fingerprint import CONVERSION, content_key, source_hashes
 from curation.corpus.jsonl import CHUNK_BYTES, JsonLinesError, iter_tables
-from curation.corpus.listing import ARROW, CSV, CorpusSources, corpus_sources
+from curation.corpus.listing import ARROW, CSV, corpus_sources
 from curation.corpus.read import CorpusError, iter_batches
 from curation.corpus.unify import Part, conform, unify_parts
 from curation.machine import available_cores, resident_bytes
 from curation.storage import Location, exists, resolve
-from curation.storage.hashing import sha256_of, text_digest
 from curation.storage.workdir import commit_marker, read_marker
 
-#: Bump when the staged bytes of the same input change (parsing rules, writer options).
-CONVERSION = 1
 STAGING = "staging"
 COMMIT = "_staged.json"
 #: What one converting thread holds at most: a chunk, its parse, the encoded row group.
@@ -71,51 +70,6 @@ def _log_default(message: str) -> None:
     import logging
 
     logging.getLogger(__name__).info(message)
-
-
-# ------------------------------------------------------------------ content key
-
-
-def _hash_cache(root: Location, uri: str) -> Location:
-    return root.join("_hashes", f"{text_digest(uri)}.json")
-
-
-def source_hashes(
-    sources: CorpusSources, root: Location, workers: int
-) -> list[tuple[str, int, str]]:
-    """``(relative name, size, sha256)`` of every source file, in order. A file whose size
-    and modification time equal the cached ones keeps its cached sha256; the others are
-    hashed (side by side) and the cache is rewritten."""
-    cache_loc = _hash_cache(root, sources.uri)
-    cached = {}
-    if exists(cache_loc):
-        found = read_marker(cache_loc)
-        cached = found if isinstance(found, dict) else {}
-    infos = sources.files[0].fs.get_file_info([f.path for f in sources.files])
-    names = sources.names()
-    stamps = [(info.size, info.mtime_ns or 0) for info in infos]
-
-    def one(i: int) -> tuple[str, int, str]:
-        hit = cached.get(names[i])
-        if isinstance(hit, list) and len(hit) == 3 and tuple(hit[:2]) == stamps[i]:
-            return names[i], stamps[i][0], hit[2]
-        digest, size = sha256_of(sources.files[i])
-        return names[i], size, digest
-
-    with ThreadPoolExecutor(max(1, workers)) as pool:  # hashlib releases the GIL
-        hashes = list(pool.map(one, range(len(names))))
-    fresh = {n: [s[0], s[1], h[2]] for n, s, h in zip(names, stamps, hashes, strict=True)}
-    if fresh != cached:
-        from curation.storage import write_json_atomic
-
-        write_json_atomic(cache_loc, fresh)
-    return hashes
-
-
-def content_key(fmt: str, hashes: list[tuple[str, int, str]]) -> str:
-    """The staged copy's address: conversion rules and pyarrow's version, then every file."""
-    text = json.dumps([CONVERSION, pa.__version__, CHUNK_BYTES, fmt, hashes])
-    return text_digest(text, 32)
 
 
 # ------------------------------------------------------------------ converting one file
@@ -187,9 +141,32 @@ def _grouped(batches, loc: Location):
         yield row, pa.Table.from_batches(pending)
 
 
-def _convert_file(index: int, loc: Location, fmt: str, out: Location, threads: bool) -> list:
-    """One source file into its parts (errors name the file, and the line for JSON)."""
+def _with_ids(table: pa.Table, column: str, name: str, start: int, uri: str) -> pa.Table:
+    """``table`` with a first column ``column`` = ``<file name>#<record index in the file>``:
+    unique, stable ids that point back at the source record (vectorised)."""
+    if column in table.column_names:
+        raise StagingError(
+            f"{uri}: already has a column {column!r}; corpus.ids: file_row makes that column, "
+            "so either use the corpus's own ids (ids: column) or name another id_column"
+        )
+    rows = pc.cast(pa.array(np.arange(start, start + table.num_rows, dtype=np.int64)), pa.string())
+    ids = pc.binary_join_element_wise(pa.scalar(f"{name}#"), rows, "")
+    return table.add_column(0, column, ids)
+
+
+def _convert_file(
+    index: int,
+    loc: Location,
+    fmt: str,
+    out: Location,
+    threads: bool,
+    name: str = "",
+    make_ids: str | None = None,
+) -> list:
+    """One source file into its parts (errors name the file, and the line for JSON);
+    ``make_ids``: add that id column (``name#row``)."""
     writer = _PartWriter(out, index, loc.uri)
+    done = 0
     try:
         if fmt == ARROW:
             tables = _arrow_tables(loc)
@@ -198,6 +175,9 @@ def _convert_file(index: int, loc: Location, fmt: str, out: Location, threads: b
         else:
             tables = iter_tables(loc, threads=threads)
         for first, table in tables:
+            if make_ids:
+                table = _with_ids(table, make_ids, name, done, loc.uri)
+            done += table.num_rows
             writer.write(table, first, first + table.num_rows - 1)
     except JsonLinesError as exc:
         raise StagingError(str(exc)) from None
@@ -260,17 +240,26 @@ def stage_corpus(
     memory_limit_mb: int = 512,
     workers: int | None = None,
     log: Callable[[str], None] | None = None,
+    make_ids: str | None = None,
 ) -> StagedCorpus:
     """The parquet corpus to read for ``uri``: ``uri`` itself when it is parquet, else its
-    staged copy under ``<root>/staging`` (converted now unless an unchanged copy exists)."""
+    staged copy under ``<root>/staging`` (converted now unless an unchanged copy exists).
+    ``make_ids``: give the copy an id column of that name, ``<file>#<row>`` (for corpora
+    whose records carry no id, such as DCLM-baseline)."""
     log = log or _log_default
     sources = corpus_sources(uri)
     if not sources.needs_staging:
+        if make_ids:
+            raise StagingError(
+                f"corpus {uri} is parquet, read in place: it must carry its own id column "
+                "(ids made from file and row need a corpus that is staged: JSON lines, CSV, "
+                "save_to_disk)"
+            )
         return StagedCorpus(uri=uri, source=uri, format=sources.format)
     base = resolve(root).join(STAGING)
     n = converting_workers(len(sources.files), memory_limit_mb, workers)
     hashes = source_hashes(sources, base, n)
-    key = content_key(sources.format, hashes)
+    key = content_key(sources.format, hashes, make_ids)
     final = base.join(key)
     if _committed(final) is not None:
         log(f"staging: reusing {final.uri} for {uri} ({len(hashes)} {sources.format} files)")
@@ -286,7 +275,7 @@ def stage_corpus(
     else:
         work.fs.create_dir(work.path, recursive=True)
     try:
-        parts = _convert_all(sources, hashes, work, n, log)
+        parts = _convert_all(sources, hashes, work, n, log, make_ids)
         record = _finish(sources, hashes, key, work, parts, n)
         _publish(work, final, record)
     except BaseException:
@@ -296,15 +285,15 @@ def stage_corpus(
     return StagedCorpus(final.uri, uri, sources.format, key, reused=False)
 
 
-def _convert_all(sources, hashes, work: Location, n: int, log) -> list[Part]:
+def _convert_all(sources, hashes, work: Location, n: int, log, make_ids=None) -> list[Part]:
     """Every file converted (``n`` at a time), progress logged as files finish."""
     started, done, done_bytes = time.monotonic(), 0, 0
     total = sum(size for _n, size, _h in hashes) or 1
     results: list[list[Part]] = []
     with ThreadPoolExecutor(n, thread_name_prefix="stage") as pool:
         futures = [
-            pool.submit(_convert_file, i, f, sources.format, work, n == 1)
-            for i, f in enumerate(sources.files)
+            pool.submit(_convert_file, i, f, sources.format, work, n == 1, h[0], make_ids)
+            for i, (f, h) in enumerate(zip(sources.files, hashes, strict=True))
         ]
         for (name, size, _h), future in zip(hashes, futures, strict=True):
             results.append(future.result())

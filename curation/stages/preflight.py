@@ -111,10 +111,19 @@ def prepare_corpus(project: Project, log: Callable[[str], None] | None = None) -
     """The parquet corpus a run reads, checked: the corpus itself, or its staged copy
     (converted once; see :mod:`curation.corpus.staging`)."""
     uri = project.corpus.uri
+    make_ids = project.corpus.id_column if project.corpus.ids == "file_row" else None
     peeked = peek_schema(uri)
     if peeked is not None:
-        _refuse(uri, reserved_problems(peeked.names), peeked)
-    staged = stage_corpus(uri, project.storage.root, project.run.memory_limit_mb, log=log)
+        problems = reserved_problems(peeked.names)
+        if make_ids and make_ids in peeked.names:
+            problems.append(
+                f"corpus.ids is file_row but the records already have a {make_ids!r} field; "
+                "use them (ids: column) or name another corpus.id_column"
+            )
+        _refuse(uri, problems, peeked)
+    staged = stage_corpus(
+        uri, project.storage.root, project.run.memory_limit_mb, log=log, make_ids=make_ids
+    )
     named = uri if staged.uri == uri else f"{uri} (staged as {staged.uri})"
     check_corpus(project, staged.uri, named)
     return staged

@@ -215,3 +215,37 @@ def test_a_reserved_column_is_refused_before_any_work(tmp_path):
     message = failure.step_failure_data.error.to_string()
     assert "_curation_note" in message and "reserved" in message
     assert not (tmp_path / "root" / "work").exists()
+
+
+def test_a_dclm_shaped_corpus_without_ids_publishes_with_file_row_ids(tmp_path):
+    """DCLM-baseline: jsonl.zst records with text, url, nested metadata and a fastText
+    quality probability, no id; ids made from file and row, ordered by that probability."""
+    texts = real_texts(40)
+    rows = [
+        {
+            "bff_contained_ngram_count_before_dedupe": i % 3,
+            "language_id_whole_page_fasttext": {"en": 0.9},
+            "metadata": {"WARC-Record-ID": f"<urn:uuid:{i:04x}>", "WARC-Date": "2013-05-18"},
+            "text": texts[i],
+            "url": f"https://example.net/{i}",
+            "fasttext_openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train_prob": ((i * 7) % 40) / 40,
+        }
+        for i in range(40)
+    ]
+    uri = write_jsonl_dir(tmp_path / "dclm", rows, "zstd", files=2)
+    proj = parse_project(
+        {
+            "corpus": {"uri": f"{uri}/*.jsonl.zst", "ids": "file_row"},
+            "scores": {"column": "fasttext_openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train_prob"},
+            "storage": {"root": str(tmp_path / "root")},
+            "recipes": [{"name": "best-last", "method": "sorted"}],
+        }
+    )
+    with instance_for_test() as instance:
+        run_ok(instance, proj)
+    got = published(proj, "best-last")
+    probs = got.column("fasttext_openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train_prob")
+    assert (np.diff(probs.to_numpy()) >= 0).all()
+    assert sorted(got.column("id").to_pylist()) == sorted(
+        [f"part-0.jsonl.zst#{i}" for i in range(20)] + [f"part-1.jsonl.zst#{i}" for i in range(20)]
+    )

@@ -260,3 +260,19 @@ def test_a_saved_dataset_dict_names_its_splits(tmp_path):
     dd.save_to_disk(str(tmp_path / "dd"))
     with pytest.raises(CorpusError, match=r"DatasetDict .*\['train'\].*dd/train"):
         stage_corpus(str(tmp_path / "dd"), str(tmp_path / "root"))
+
+
+def test_records_without_ids_get_file_and_row_ids(tmp_path):
+    """DCLM-baseline's records carry no id: staging can make ``<file>#<row>``."""
+    rows = [{"text": f"t{i}", "url": f"u{i}"} for i in range(7)]
+    source = jsonl_dir(tmp_path / "src", rows, "zstd", files=2)
+    staged = stage_corpus(source, str(tmp_path / "root"), log=lambda m: None, make_ids="id")
+    table = staged_table(staged)
+    assert table.column_names == ["id", "text", "url"]
+    assert table.column("id").to_pylist() == [f"part-000.jsonl.zst#{i}" for i in range(4)] + [
+        f"part-001.jsonl.zst#{i}" for i in range(3)
+    ]
+    plain = stage_corpus(source, str(tmp_path / "root"), log=lambda m: None)
+    assert plain.key != staged.key  # the made ids are part of what the copy holds
+    with pytest.raises(StagingError, match=r"already has a column 'url'"):
+        stage_corpus(source, str(tmp_path / "r2"), log=lambda m: None, make_ids="url")
