@@ -52,6 +52,19 @@ def scalar_metadata(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def selection_metadata(selection: dict) -> dict[str, Any]:
+    """A recipe's selection as UI entries (nothing when it keeps every row)."""
+    if not selection:
+        return {}
+    total = selection["total"]
+    return {
+        "selection": MetadataValue.json(_rounded_tree(selection)),
+        "kept_rows": selection["kept"],
+        "total_rows": total,
+        "kept_fraction": rounded(selection["kept"] / total if total else 0.0),
+    }
+
+
 def _rounded_tree(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _rounded_tree(v) for k, v in value.items()}

@@ -25,6 +25,7 @@ from assets.metadata import (
     curve_plot,
     kinds_for,
     scalar_metadata,
+    selection_metadata,
 )
 from assets.partitions import SINGLE_RUN, recipe_partitions
 from assets.resources import ProjectResource
@@ -97,6 +98,13 @@ def build_ordering_assets(project):
             )
             for warning in ref.warnings:
                 context.log.warning(f"{name}: {warning}")
+            kept = ref.selection
+            if kept:
+                context.log.info(
+                    f"{name}: select {kept['rule']} {kept['value']} on {kept['score_column']}: "
+                    f"kept {kept['kept']:,} of {kept['total']:,} rows "
+                    f"(applied threshold {kept['applied_threshold']:g})"
+                )
             context.log.info(f"{name}: {ref.method} {ref.params} -> {ref.key}")
             out[name] = ref
             add_partition_metadata(
@@ -107,6 +115,7 @@ def build_ordering_assets(project):
                     "method": ref.method,
                     "params": ref.params,
                     "override": ref.override,
+                    **selection_metadata(ref.selection),
                     "ordering_key": ref.key,
                     "score_version": ref.score_version,
                     "corpus_version": ref.corpus_version,

@@ -136,6 +136,7 @@ def build_probe_ops(tags: dict):
                     "method": ref.ordering.method,
                     "params": ref.ordering.params,
                     "n": ref.ordering.rows,
+                    "selection": ref.ordering.selection,
                 },
                 "curve": ref.ordering.curve,
             }

@@ -18,6 +18,7 @@ from assets.metadata import (
     kinds_for,
     location,
     scalar_metadata,
+    selection_metadata,
     table_schema,
 )
 from assets.partitions import SINGLE_RUN, recipe_partitions
@@ -79,6 +80,7 @@ def build_publish_assets(project):
                     "method": ordering.method,
                     "params": ordering.params,
                     "override": ordering.override,
+                    **selection_metadata(ordering.selection),
                     "latest_moved": moved,
                     "location": location(version.uri),
                     "checks": MetadataValue.json(found),

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from curation.ordering.engine import DEFAULTS, METHODS, resolve_params
+from curation.ordering.selection import RULES, SelectionError, check_rule, score_problem
 from curation.reader.export.spec import ExportSpec
 from curation.storage.names import InvalidName, validate_dataset_name
 from curation.storage.yaml_file import YamlRefused, read_yaml
@@ -143,8 +144,42 @@ class ProbeSpec(_Strict):
     overrides: dict[str, Any] = {}
 
 
+class SelectSpec(_Strict):
+    """Selection before ordering (the reference's ``data_selection/``): exactly one rule,
+    on the driving score or on the raw score column ``score`` (see docs/recipes.md)."""
+
+    top_fraction: float | None = None  # the reference's top_r: keep K = int(n * R)
+    top_k: int | None = None
+    threshold: float | None = None  # keep score > t, in input order
+    score: str | None = None  # a raw score column; default: the driving score
+
+    @field_validator("top_fraction", "top_k", "threshold", mode="before")
+    @classmethod
+    def _valid_value(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return value
+        try:
+            return check_rule(info.field_name, value)
+        except SelectionError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "SelectSpec":
+        given = [r for r in RULES if getattr(self, r) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(RULES)}; got {given or 'none'}")
+        return self
+
+    @property
+    def rule(self) -> tuple[str, float | int]:
+        """``(rule, value)`` of the one rule given."""
+        name = next(r for r in RULES if getattr(self, r) is not None)
+        return name, getattr(self, name)
+
+
 class Recipe(_Strict):
-    """One named ordering a team publishes: a method and its parameters."""
+    """One named ordering a team publishes: a method and its parameters, optionally after
+    a selection (``select``) on the same or another score."""
 
     name: str
     method: str
@@ -152,6 +187,7 @@ class Recipe(_Strict):
     probe: bool = False
     description: str = ""
     exports: list[ExportSpec] = []  # opt-in: token/Megatron/MDS/HF exports (docs/reader.md)
+    select: SelectSpec | None = None  # keep a subset first; the ordering runs on it
 
     @field_validator("name")
     @classmethod
@@ -187,7 +223,8 @@ class Recipe(_Strict):
         return value
 
     def ordering_params(self, n_docs: int) -> dict[str, Any]:
-        """The method's full parameters for a corpus of ``n_docs`` documents."""
+        """The method's full parameters for ``n_docs`` documents (the kept ones, when the
+        recipe selects: ``window_fraction`` is a share of what is ordered)."""
         params = dict(self.params)
         fraction = params.pop(WINDOW_FRACTION, None)
         if fraction is not None:
@@ -196,7 +233,10 @@ class Recipe(_Strict):
 
     def fingerprint(self) -> str:
         """Content hash of what this recipe asks for (change detection, override names)."""
-        text = json.dumps([self.method, self.params], sort_keys=True)
+        what: list[Any] = [self.method, self.params]
+        if self.select is not None:  # absent: recipes without selection keep their hash
+            what.append(self.select.model_dump(exclude_none=True))
+        text = json.dumps(what, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -244,6 +284,24 @@ class Project(_Strict):
                 raise ValueError(f"duplicate recipe name {recipe.name!r}")
             seen.add(recipe.name)
         return value
+
+    @model_validator(mode="after")
+    def _select_scores(self) -> "Project":
+        """A selection's score must exist and have a fixed meaning where the file already
+        says which score columns there are (else the ordering stage checks it)."""
+        spec = self.scores
+        columns = list(spec.columns) if spec.uri else list(spec.scorers)
+        problems = []
+        for i, recipe in enumerate(self.recipes):
+            if recipe.select is None:
+                continue
+            rule = recipe.select.rule[0]
+            problem = score_problem(rule, recipe.select.score, columns or None, spec.normalize)
+            if problem:
+                problems.append(f"recipes[{i}] (name {recipe.name!r}).select: {problem}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def recipe(self, name: str) -> Recipe:
         for recipe in self.recipes:
@@ -345,7 +403,7 @@ def describe_errors(exc: ValidationError, raw: Mapping[str, Any], source: str) -
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
-        lines.append(f"{source}: {key}: {message}")
+        lines.append(f"{source}: {key}: {message}" if loc else f"{source}: {message}")
     return "\n".join(lines)
 
 

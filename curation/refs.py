@@ -59,14 +59,23 @@ class ScoresRef:
     combination: dict = field(default_factory=dict)
     corpus_version: str = ""
 
-    def read_table(self) -> pa.Table:
+    def read_table(self, column: str | None = None) -> pa.Table:
+        """``id`` and the driving score (or another score ``column`` of the table)."""
         loc = resolve(self.uri)
-        return pq.read_table(loc.path, filesystem=loc.fs, columns=["id", self.column])
+        return pq.read_table(loc.path, filesystem=loc.fs, columns=["id", column or self.column])
+
+    @property
+    def raw_columns(self) -> list[str] | None:
+        """The score table's own columns (None for a ref made before they were recorded)."""
+        columns = self.combination.get("columns")
+        return list(columns) if columns else None
 
 
 @dataclass(frozen=True)
 class OrderingRef:
-    """A recipe's permutation (``position -> row``, plus ids), and what produced it."""
+    """A recipe's ordering (``position -> row``, plus ids), and what produced it: a
+    permutation of the corpus, or of the rows its selection kept (``selection``: rule,
+    score column, applied threshold, kept and total counts; empty without one)."""
 
     uri: str
     recipe: str
@@ -81,6 +90,7 @@ class OrderingRef:
     structure: dict = field(default_factory=dict)
     warnings: tuple = ()
     override: bool = False
+    selection: dict = field(default_factory=dict)
 
     def read_rows(self) -> np.ndarray:
         """Corpus row index at each position (int64)."""

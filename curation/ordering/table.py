@@ -11,7 +11,8 @@ from curation.storage import Location, write_parquet_atomic
 
 
 def ordering_table(ids: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Table:
-    """``position -> id`` plus the corpus row each position reads."""
+    """``position -> id`` plus the corpus row each position reads (every corpus row, or
+    only those a selection kept)."""
     rows = np.asarray(rows, dtype=np.int64)
     return pa.table(
         {
@@ -26,9 +27,18 @@ def write_ordering_table(loc: Location, ids: pa.Array | pa.ChunkedArray, rows: n
     write_parquet_atomic(ordering_table(ids, rows), loc)
 
 
-def ordering_key(corpus_version: str, score_version: str, method: str, params: dict) -> str:
-    """Content address of an ordering: same inputs and code, same key, same file."""
-    text = json.dumps(
-        [curation.__version__, corpus_version, score_version, method, params], sort_keys=True
-    )
+def ordering_key(
+    corpus_version: str,
+    score_version: str,
+    method: str,
+    params: dict,
+    selection: dict | None = None,
+) -> str:
+    """Content address of an ordering: same inputs and code, same key, same file. A
+    selection (its rule, value and score column) is bound only when there is one, so an
+    ordering without selection keeps the key it always had."""
+    what: list = [curation.__version__, corpus_version, score_version, method, params]
+    if selection:
+        what.append(selection)
+    text = json.dumps(what, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -144,6 +144,50 @@ def _f(v, digits: int = 4) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
 
 
+def data_section(results: list[ProbeResult]) -> list[str]:
+    """What each recipe trained on: how much its selection kept, its one pass over it."""
+    first: dict[str, ProbeResult] = {}
+    for r in results:
+        first.setdefault(r.recipe, r)
+    if not any(r.extra.get("selection") or r.extra.get("budget_capped") for r in first.values()):
+        return []
+    lines = [
+        "## Training data per recipe",
+        "",
+        "Each recipe trains one pass over what it kept, never repeating data; a recipe "
+        "with a selection keeps fewer documents, so it trains on fewer tokens when the "
+        "budget is larger than what it kept. Held-out sets come from the whole corpus.",
+        "",
+        "| recipe | kept documents | selection | steps | tokens trained | stream tokens | budget |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(first):
+        r = first[name]
+        sel = r.extra.get("selection") or {}
+        kept = (
+            f"{sel['kept']:,} of {sel['total']:,} ({sel['kept'] / max(sel['total'], 1):.0%})"
+            if sel
+            else "all"
+        )
+        rule = (
+            f"{sel['rule']} {sel['value']} on `{sel['score_column']}` "
+            f"(cut {sel['applied_threshold']:.4g})"
+            if sel
+            else "none"
+        )
+        budget = r.config.get("token_budget")
+        note = (
+            f"capped by kept tokens ({budget:,} asked)"
+            if r.extra.get("budget_capped")
+            else ("one pass" if budget is None else f"{budget:,}")
+        )
+        lines.append(
+            f"| {name} | {kept} | {rule} | {r.steps} | {r.tokens:,} | {r.stream_tokens:,} "
+            f"| {note} |"
+        )
+    return [*lines, ""]
+
+
 def render(rows, names, results, missing, title, baseline) -> str:
     """The report text: setup, missing runs, comparisons, diagnostics."""
     r0, c = results[0], results[0].config
@@ -153,10 +197,16 @@ def render(rows, names, results, missing, title, baseline) -> str:
         "",
         f"{len(results)} finished runs over {len(rows)} recipes; model {r0.n_params:,} "
         f"parameters ({c['n_layer']} layers, d={c['d_model']}, context {c['context']}), "
-        f"{r0.steps} steps of {c['batch_size'] * c['grad_accum'] * c['context']:,} tokens "
-        f"({r0.tokens:,} of a {r0.stream_tokens:,}-token stream), device {r0.device}. "
-        f"Losses in {unit}; lower is better.",
+        + (
+            f"{r0.steps} steps of {c['batch_size'] * c['grad_accum'] * c['context']:,} tokens "
+            f"({r0.tokens:,} of a {r0.stream_tokens:,}-token stream)"
+            if len({(r.steps, r.stream_tokens) for r in results}) == 1
+            else f"steps of {c['batch_size'] * c['grad_accum'] * c['context']:,} tokens "
+            "(how many per recipe: below)"
+        )
+        + f", device {r0.device}. Losses in {unit}; lower is better.",
         "",
+        *data_section(results),
     ]
     if missing:
         shown = ", ".join(f"{r}/seed {s}" for r, s in missing[:20])

@@ -228,8 +228,20 @@ def run_probe(job: ProbeJob, progress: Callable[[Progress], None] | None = None)
         wall_s=time.perf_counter() - wall0,
         device=str(device),
         resumed_from=state["resumed_from"],
-        extra=dict(job.extra),
+        extra=_extra(job, plan),
     )
+
+
+def _extra(job: ProbeJob, plan) -> dict:
+    """The job's extras, plus what the report says about the data: the recipe's selection
+    (kept of total) and whether the budget asked for more than one pass over it."""
+    extra = dict(job.extra)
+    selection = (job.ordering or {}).get("selection")
+    if selection:
+        extra["selection"] = dict(selection)
+    budget = job.config.token_budget
+    extra["budget_capped"] = budget is not None and budget // plan.per_step > plan.steps
+    return extra
 
 
 def _maybe_list(a: np.ndarray | None) -> list[float] | None:

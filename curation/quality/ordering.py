@@ -76,9 +76,12 @@ def check_ordering(
     recomputed: np.ndarray | None = None,
     metrics: dict | None = None,
     expected_shape: dict | None = None,
+    kept: np.ndarray | None = None,
 ) -> CheckOutcome:
-    """The ordering is a complete permutation of 0..n-1, equal to a fresh recomputation
-    when one is given, and its guideline metrics lie within the method's expected shape.
+    """The ordering is a complete permutation of 0..n-1 -- or, when ``kept`` (a boolean
+    mask over the n samples: a recomputation of the recipe's selection) is given, a
+    permutation of exactly the kept samples -- equal to a fresh recomputation when one is
+    given, and its guideline metrics lie within the method's expected shape.
 
     ``positions[k]`` is the sample read at position ``k``. ``expected_shape`` maps a metric
     name to ``{"min": x, "max": y}`` (either bound optional), e.g. ``{"cliffs": {"max": 0}}``;
@@ -90,8 +93,20 @@ def check_ordering(
     sample = _as_positions(positions, "positions")
     frame = {"sample": sample}
     in_range = f"sample indices outside 0..{n - 1}"
+    length, length_label = n, f"ordering length is not n={n}"
+    if kept is not None:
+        kept = np.asarray(kept, dtype=bool)
+        if kept.shape != (n,):
+            raise QualityInputError(f"kept must be a boolean mask of {n} samples, got {kept.shape}")
+        length = int(np.count_nonzero(kept))
+        length_label = f"ordering length is not the kept count {length} (of n={n})"
+        inside = sample.dtype.kind in "iu"
+        valid = (sample >= 0) & (sample < n) if inside else np.zeros(sample.size, bool)
+        member = np.zeros(sample.size, dtype=np.int8)
+        member[valid] = kept[sample[valid].astype(np.int64)]
+        frame["kept"] = member
     expectations = [
-        expect("ExpectTableRowCountToEqual", f"ordering length is not n={n}", value=n),
+        expect("ExpectTableRowCountToEqual", length_label, value=length),
         expect("ExpectColumnValuesToNotBeNull", "null sample indices", column="sample"),
         expect(
             "ExpectColumnValuesToBeUnique",
@@ -102,7 +117,16 @@ def check_ordering(
             "ExpectColumnValuesToBeBetween", in_range, column="sample", min_value=0, max_value=n - 1
         ),
     ]
+    outside = "samples outside the recomputed selection"
+    if kept is not None:
+        expectations.append(
+            expect(
+                "ExpectColumnValuesToBeBetween", outside, column="kept", min_value=1, max_value=1
+            )
+        )
     metadata: dict[str, Any] = {"n": n, "length": len(sample)}
+    if kept is not None:
+        metadata["kept"] = length
     fresh = None
     if recomputed is not None:
         fresh = _as_positions(recomputed, "recomputed")
@@ -148,8 +172,12 @@ def check_ordering(
         differing_positions=count_unexpected(rows, "positions differ from a recomputation"),
         offending_positions=offending_values(rows, "position"),
     )
+    if kept is not None:
+        metadata["outside_selection"] = count_unexpected(rows, outside)
+    whole = f"a complete permutation of 0..{n - 1}"
     ok = (
-        f"Ordering OK: a complete permutation of 0..{n - 1}"
+        "Ordering OK: "
+        + (whole if kept is None else f"a permutation of exactly the {length} kept of {n} samples")
         + (", equal to a fresh recomputation" if recomputed is not None else "")
         + (", guideline metrics within the expected shape." if expected_shape else ".")
     )

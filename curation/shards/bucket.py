@@ -37,8 +37,9 @@ def scatter_file(
     file_index: int,
     spill_compression: str | None = SPILL_COMPRESSION,
 ) -> int:
-    """Append every row of source file ``file_index`` (plus its ``position``) to the spill
-    file of the bucket that holds it; return the rows written. Needs ``job.positions``."""
+    """Append every row of source file ``file_index`` that has an output position (plus
+    that ``position``) to the spill file of the bucket that holds it; return the rows
+    written. Needs ``job.positions`` (-1: a row the ordering leaves out)."""
     if job.positions is None:
         raise ShardError("scatter needs the inverse permutation: prepare the job with positions")
     layout = job.layout
@@ -63,7 +64,7 @@ def scatter_file(
                     name = SPILL_NAME.format(shard.index, local, file_index)
                     writers[k] = _open_spill(spill, name, piece.schema, options)
                 writers[k][1].write_table(piece)
-            written += table.num_rows
+                written += piece.num_rows
             del table
             release_memory()
     finally:
@@ -79,7 +80,13 @@ def bucket_pieces(
 ) -> Iterator[tuple[int, pa.Table]]:
     """Cut a chunk of source rows (output ``positions``) into its buckets (``starts``: each
     bucket's first position): per bucket touched, in bucket order, its rows in source order
-    with ``position`` appended."""
+    with ``position`` appended. Rows at position -1 (left out by a selection) are dropped
+    here, so every engine writes only the kept rows."""
+    wanted = positions >= 0
+    if not wanted.all():
+        table, positions = table.filter(pa.array(wanted)), positions[wanted]
+    if positions.size == 0:
+        return
     bucket_of = np.searchsorted(starts, positions, side="right") - 1
     order = np.argsort(bucket_of, kind="stable")
     table = table.append_column(POSITION, pa.array(positions)).take(pa.array(order))

@@ -20,8 +20,9 @@ from curation.shards.memory import DEFAULT_MEMORY_LIMIT, PASS_COPIES, data_budge
 from curation.shards.plan import ShardSpec, default_row_group_rows, plan_passes
 
 
-def validate_rows(rows: Any, n_rows: int) -> np.ndarray:
-    """Return ``rows`` as int64, or raise :class:`RowsError` naming up to 10 positions."""
+def validate_rows(rows: Any, n_rows: int, subset: bool = False) -> np.ndarray:
+    """Return ``rows`` as int64, or raise :class:`RowsError` naming up to 10 positions.
+    ``subset``: distinct corpus rows, not necessarily all of them (a recipe's selection)."""
     arr = np.asarray(rows)
     if arr.ndim != 1:
         raise RowsError(f"rows must be 1-D, got shape {arr.shape}")
@@ -42,7 +43,7 @@ def validate_rows(rows: Any, n_rows: int) -> np.ndarray:
             f"{dup.size} duplicate row indices at positions {dup[:10].tolist()} "
             f"(values {arr[dup[:10]].tolist()}); rows must be a permutation"
         )
-    if arr.size != n_rows:
+    if arr.size != n_rows and not subset:
         seen = np.zeros(n_rows, dtype=bool)
         seen[arr] = True
         missing = np.flatnonzero(~seen)
@@ -53,9 +54,12 @@ def validate_rows(rows: Any, n_rows: int) -> np.ndarray:
     return arr
 
 
-def inverse_permutation(rows: np.ndarray) -> np.ndarray:
-    """``pos[r]`` = output position of corpus row ``r``."""
-    pos = np.empty_like(rows)
+def inverse_permutation(rows: np.ndarray, n_rows: int | None = None) -> np.ndarray:
+    """``pos[r]`` = output position of corpus row ``r``; -1 for the corpus rows that
+    ``rows`` leaves out when it holds fewer than ``n_rows`` (a selection's subset)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n = rows.size if n_rows is None else int(n_rows)
+    pos = np.empty(n, dtype=np.int64) if n == rows.size else np.full(n, -1, dtype=np.int64)
     pos[rows] = np.arange(rows.size, dtype=np.int64)
     return pos
 
@@ -106,19 +110,21 @@ class ShardJob:
         workers: int = 1,
         positions: np.ndarray | bool = False,
         checked: bool = False,
+        subset: bool = False,
     ) -> "ShardJob":
-        """Check ``rows`` (unless ``checked``: they already passed :func:`validate_rows`),
-        build the inverse when ``positions`` is True (or take the one given), then measure
+        """Check ``rows`` (unless ``checked``: they already passed :func:`validate_rows`;
+        ``subset``: they may leave corpus rows out), build the inverse when ``positions`` is
+        True (or take the one given; -1 marks rows left out), then measure
         the budget, so the resident set it subtracts holds every array the job keeps."""
         layout = corpus if isinstance(corpus, CorpusLayout) else corpus_layout(corpus)
         if checked:
             arr = np.asarray(rows, dtype=np.int64)
         else:
-            arr = validate_rows(rows, layout.n_rows)
+            arr = validate_rows(rows, layout.n_rows, subset=subset)
         if isinstance(positions, np.ndarray):
             pos = np.asarray(positions, dtype=np.int64)
         else:
-            pos = inverse_permutation(arr) if positions else None
+            pos = inverse_permutation(arr, layout.n_rows) if positions else None
         extra = check_extra(extra_columns, arr.size, layout.schema)
         # row groups follow the total limit, so the bytes do not depend on ``workers``
         rg_rows = row_group_rows or default_row_group_rows(layout, memory_limit_bytes)

@@ -1,14 +1,22 @@
 """A recipe's ordering as a pipeline stage: compute (or reuse) it, and check it.
 
 Kept apart from :mod:`curation.ordering.engine` (pure permutations) because this is where a
-recipe meets a corpus: parameters resolved against the corpus size, content addressing,
-the stored table, and the invariants re-verified from scratch.
+recipe meets a corpus: its selection applied (:mod:`curation.ordering.selection`), parameters
+resolved against what is ordered, content addressing, the stored table, and the invariants
+re-verified from scratch.
 """
 
 import numpy as np
 
 from curation.ordering.engine import guideline_metrics, order
 from curation.ordering.metrics import expected_shape
+from curation.ordering.selection import (
+    Selection,
+    SelectionError,
+    order_selected,
+    score_problem,
+    select,
+)
 from curation.ordering.table import ordering_key, write_ordering_table
 from curation.project import Project, Recipe
 from curation.quality import CheckOutcome, check_ordering
@@ -27,6 +35,39 @@ def _structure(metadata: dict) -> dict:
     return {k: metadata[k] for k in keep if k in metadata}
 
 
+def select_rows(recipe: Recipe, corpus: CorpusRef, scores: ScoresRef) -> Selection | None:
+    """The rows ``recipe.select`` keeps, in the order the ordering sees them (None: every
+    row). Errors name the recipe and the key: a score the table lacks, a threshold on a
+    rank-normalised combination, a rule that keeps nothing on these scores."""
+    spec = recipe.select
+    if spec is None:
+        return None
+    rule, value = spec.rule
+    normalize = scores.combination.get("normalize", "none")
+    problem = score_problem(rule, spec.score, scores.raw_columns, normalize)
+    if problem:
+        raise SelectionError(f"recipe {recipe.name!r}: select: {problem}")
+    try:
+        return select(aligned_values(corpus, scores, spec.score), rule, value)
+    except SelectionError as exc:
+        raise SelectionError(f"recipe {recipe.name!r}: select.{rule}: {exc}") from None
+
+
+def _selection_facts(recipe: Recipe, scores: ScoresRef, kept: Selection) -> dict:
+    """What lineage, metadata and reports say about a selection (JSON, small)."""
+    spec = recipe.select
+    return {
+        "rule": kept.rule,
+        "value": kept.value,
+        "score": spec.score,
+        "score_column": spec.score or scores.column,
+        "driving_columns": [] if spec.score else (scores.raw_columns or []),
+        "applied_threshold": kept.applied_threshold,
+        "kept": kept.kept,
+        "total": kept.total,
+    }
+
+
 def compute_ordering(
     project: Project,
     recipe: Recipe,
@@ -34,18 +75,27 @@ def compute_ordering(
     scores: ScoresRef,
     overrides: dict | None = None,
 ) -> OrderingRef:
-    """The recipe's permutation, written once per content key (a rerun reuses it)."""
+    """The recipe's ordering of the corpus (or of the rows its selection keeps), written
+    once per content key (a rerun reuses it)."""
     values = aligned_values(corpus, scores)
-    params = {**recipe.ordering_params(corpus.rows), **(overrides or {})}
+    kept = select_rows(recipe, corpus, scores)
+    n = corpus.rows if kept is None else kept.kept
+    params = {**recipe.ordering_params(n), **(overrides or {})}
     with captured_warnings() as messages:
-        result = order(values, recipe.method, **params)
+        if kept is None:
+            result = order(values, recipe.method, **params)
+            rows, ordered = np.asarray(result), values
+        else:
+            rows, result = order_selected(values, kept, recipe.method, **params)
+            ordered = values[kept.rows]
     params = result.metadata["params"]
-    key = ordering_key(corpus.version, scores.version, recipe.method, params)
+    facts = {} if kept is None else _selection_facts(recipe, scores, kept)
+    bound = {k: facts[k] for k in ("rule", "value", "score")} if facts else None
+    key = ordering_key(corpus.version, scores.version, recipe.method, params, bound)
     loc = resolve(project.path("work", "orderings", recipe.method, key, "ordering.parquet"))
-    rows = int(np.asarray(result).size)
-    if not reusable("ordering table", loc, parquet_problem(loc, rows=rows)):
-        write_ordering_table(loc, corpus.read_ids(), np.asarray(result))
-    metrics = guideline_metrics(values, result, BATCH_SIZE, params.get("ascending", True))
+    if not reusable("ordering table", loc, parquet_problem(loc, rows=int(rows.size))):
+        write_ordering_table(loc, corpus.read_ids(), rows)
+    metrics = guideline_metrics(ordered, result, BATCH_SIZE, params.get("ascending", True))
     curve = metrics.pop("curve")
     return OrderingRef(
         uri=loc.uri,
@@ -53,7 +103,7 @@ def compute_ordering(
         method=recipe.method,
         params=params,
         key=key,
-        rows=int(result.size),
+        rows=int(rows.size),
         corpus_version=corpus.version,
         score_version=scores.version,
         metrics=metrics,
@@ -61,21 +111,46 @@ def compute_ordering(
         structure=_structure(result.metadata),
         warnings=tuple(messages),
         override=bool(overrides),
+        selection=facts,
     )
 
 
+def recompute_selection(ref: OrderingRef, corpus: CorpusRef, scores: ScoresRef) -> Selection:
+    """The recipe's selection again, from the scores alone (what the checks compare to)."""
+    facts = ref.selection
+    return select(aligned_values(corpus, scores, facts["score"]), facts["rule"], facts["value"])
+
+
 def check_recipe_ordering(ref: OrderingRef, corpus: CorpusRef, scores: ScoresRef) -> CheckOutcome:
-    """A complete permutation, equal to a fresh recomputation, in the method's shape."""
+    """A complete permutation (of exactly the rows a recomputed selection keeps, when the
+    recipe selects), equal to a fresh recomputation, in the method's shape."""
     values = aligned_values(corpus, scores)
     positions = ref.read_rows()
+    kept = None
     with captured_warnings():  # already reported when the ordering was computed
-        recomputed = order(values, ref.method, **ref.params)
-    metrics = guideline_metrics(values, positions, BATCH_SIZE, ref.params.get("ascending", True))
+        if ref.selection:
+            again = recompute_selection(ref, corpus, scores)
+            recomputed, _ = order_selected(values, again, ref.method, **ref.params)
+            kept = np.zeros(values.size, dtype=bool)
+            kept[again.rows] = True
+        else:
+            recomputed = np.asarray(order(values, ref.method, **ref.params))
+    if kept is None:
+        metrics = guideline_metrics(
+            values, positions, BATCH_SIZE, ref.params.get("ascending", True)
+        )
+    else:  # the kept rows' own score distribution, as when the ordering was computed
+        inside = positions[(positions >= 0) & (positions < values.size)]
+        series = values[inside]
+        metrics = guideline_metrics(
+            series, np.arange(series.size), BATCH_SIZE, ref.params.get("ascending", True)
+        )
     metrics.pop("curve")
     return check_ordering(
         positions,
         values.size,
-        recomputed=np.asarray(recomputed),
+        recomputed=recomputed,
         metrics=metrics,
         expected_shape=expected_shape(ref.method, ref.params),
+        kept=kept,
     )

@@ -43,7 +43,8 @@ def publish_shard_set(
         root,
         dataset,
         [s.path for s in shards.shards],
-        Lineage.of(ordering),
+        # a selection is bound only when there is one: other recipes keep their version id
+        Lineage.of(ordering, **({"selection": ordering.selection} if ordering.selection else {})),
         metrics=ordering.metrics,
         checks={k: {"passed": v["passed"], "blocking": True} for k, v in verdicts.items()},
         extra={"warnings": list(ordering.warnings), "engine": shards.engine},

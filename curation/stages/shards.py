@@ -120,7 +120,9 @@ def plan_shard_set(
     values = aligned_values(corpus, scores)
     plan_dir = resolve(plan.plan_dir)
     _save(plan_dir.join("rows.npy"), rows)
-    _save(plan_dir.join("positions.npy"), inverse_permutation(rows))
+    # -1 for the corpus rows a selection leaves out: scatter skips them, so the shards hold
+    # exactly the kept rows and the write side handles only their bytes
+    _save(plan_dir.join("positions.npy"), inverse_permutation(rows, corpus.rows))
     _save(plan_dir.join("score.npy"), values[rows])
     return plan
 
