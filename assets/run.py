@@ -166,9 +166,17 @@ def run_pipeline(recipes: list[str] | None = None, quiet: bool = False) -> int:
             for line in failure_lines(result):
                 print(f"  {line}")
             if result.success:
+                orderings = result.output_for_node("orderings")
                 for name, ref in result.output_for_node("published").items():
                     state = "latest moved" if ref.moved_latest else "unchanged"
                     print(f"  {name:12s} {ref.dataset:20s} {ref.version}  ({state})  {ref.uri}")
+                    sel = orderings[name].selection if name in orderings else {}
+                    if sel:
+                        print(
+                            f"  {'':12s} select {sel['rule']} {sel['value']}: kept "
+                            f"{sel['kept']:,} of {sel['total']:,} rows, then {ref.recipe} "
+                            f"ordered them ({ref.rows:,} rows published)"
+                        )
                 report = result.output_for_node("probe_report")
                 if report.get("report_path"):
                     print(f"probe report: {report['report_path']}")

@@ -1,6 +1,7 @@
 """Whole pipeline at 10^5, 10^6 and 10^7 documents: wall time and peak RSS per stage.
 
 Usage: python bench/pipeline_scale.py [--docs 1e5 1e6] [--memory-mb 1024] [--out FILE]
+       python bench/pipeline_scale.py --selection [--docs 1e6] [--rounds 3]
 
 For each size it builds (once, cached under var/bench/) a real-text corpus from the demo
 text -- documents are whole-word slices of the Wikipedia and news text, with unique string
@@ -13,6 +14,11 @@ the same run:
 - data stages (all but scoring and probes) against the floor: a bare single-threaded
   pyarrow read + write of the corpus, once per recipe;
 - cost per document against the previous (smaller) size.
+
+``--selection`` runs instead the same SAW-2 (JIT) recipe on every row and on the top 50 % by
+a uniform random score (so the kept rows are spread over every source row group), in one
+run, ``--rounds`` times: rows, bytes written and shard-step seconds of each, and the ratio
+top50 / all per round and their median.
 """
 
 import argparse
@@ -137,7 +143,9 @@ def pipeline_command() -> list[str]:
     return [sys.executable, "-m", "curation.cli", "run", "--quiet"]
 
 
-def run_pipeline(corpus: Path, args: argparse.Namespace, home: Path) -> dict:
+def run_pipeline(
+    corpus: Path, args: argparse.Namespace, home: Path, extra_env: dict | None = None
+) -> dict:
     """Run the pipeline in a child process; sample its process tree's resident set."""
     from curation.machine import ResidentSampler
 
@@ -151,6 +159,7 @@ def run_pipeline(corpus: Path, args: argparse.Namespace, home: Path) -> dict:
         "MIMALLOC_PURGE_DELAY": "0",
         "MPLBACKEND": "Agg",
         "PYTHONPATH": str(ROOT),
+        **(extra_env or {}),
     }
     if args.recipe_names:
         env["CURATION_RECIPES"] = args.recipe_names
@@ -238,6 +247,107 @@ def measure(n_docs: int, args: argparse.Namespace) -> dict:
     return summary
 
 
+# ----------------------------------------------------------------------------- selection
+
+#: the same SAW-2 (JIT) ordering of the whole corpus and of the top half by the same score
+SELECTION_RECIPES = [
+    {"name": "saw-all", "method": "saw", "params": {"num_sections": 2, "window_fraction": 0.005}},
+    {
+        "name": "saw-top50",
+        "method": "saw",
+        "params": {"num_sections": 2, "window_fraction": 0.005},
+        "select": {"top_fraction": 0.5},
+    },
+]
+
+
+def random_scores(corpus: Path, n_docs: int) -> Path:
+    """A cached score table (``id``, ``quality`` uniform in [0, 1)): the kept half is spread
+    over every source row group, the case where selection saves least on reading."""
+    out = CACHE / f"scale-{n_docs}-scores.parquet"
+    if not out.exists():
+        ids = pa.concat_tables(
+            pq.read_table(p, columns=["id"]) for p in sorted(corpus.glob("*.parquet"))
+        ).column("id")
+        quality = np.random.default_rng(7).random(len(ids))
+        pq.write_table(pa.table({"id": ids, "quality": quality}), str(out) + ".tmp")
+        os.replace(str(out) + ".tmp", out)
+    return out
+
+
+def shard_cost(home: Path, windows: list, recipe: str) -> dict:
+    """One recipe's shard steps (scatter + write units, its own mapping key) and the bytes
+    and rows of its published version."""
+    from assets.partitions import mapping_key
+
+    key = mapping_key(recipe)
+    steps = [
+        end - start for step, start, end in windows if step.startswith("shards.") and key in step
+    ]
+    dataset = home / "storage" / "published" / recipe
+    version = json.loads((dataset / "latest.json").read_text())["version"]
+    manifest = json.loads((dataset / version / "manifest.json").read_text())
+    parts = sorted((dataset / version).glob("part-*.parquet"))
+    return {
+        "shard_s": float(sum(steps)),
+        "units": len(steps),
+        "bytes": sum(p.stat().st_size for p in parts),
+        "rows": int(manifest["num_rows"]),
+    }
+
+
+def measure_selection(n_docs: int, args: argparse.Namespace) -> dict:
+    """``saw-all`` against ``saw-top50`` in one pipeline run, ``args.rounds`` times (fresh
+    instance and storage each): bytes written and shard seconds, their ratio per round."""
+    import yaml
+
+    corpus = build_corpus(n_docs)
+    scores = random_scores(corpus, n_docs)
+    print(f"\n== selection, {n_docs:,} documents: {corpus}, scores {scores} ==", flush=True)
+    rounds = []
+    for r in range(args.rounds):
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            home = Path(tmp)
+            config = home / "curation.yaml"
+            project = {
+                "scores": {"uri": str(scores), "columns": ["quality"]},
+                "run": {"shard_steps": 2},
+                "recipes": SELECTION_RECIPES,
+            }
+            config.write_text(yaml.safe_dump(project, sort_keys=False))
+            res = run_pipeline(corpus, args, home, {"CURATION_CONFIG": str(config)})
+            if res["code"]:
+                tail = res["log"].read_text().splitlines()[-15:]
+                raise SystemExit("pipeline FAILED:\n  " + "\n  ".join(tail))
+            windows = step_windows(home)
+            cost = {
+                rec["name"]: shard_cost(home, windows, rec["name"]) for rec in SELECTION_RECIPES
+            }
+        full, half = cost["saw-all"], cost["saw-top50"]
+        ratio = {
+            "rows": half["rows"] / full["rows"],
+            "bytes": half["bytes"] / full["bytes"],
+            "shard_s": half["shard_s"] / full["shard_s"],
+        }
+        rounds.append({"all": full, "top50": half, "ratio": ratio})
+        print(
+            f"round {r + 1}: all {full['rows']:,} rows {full['bytes'] / MiB:,.1f} MiB "
+            f"{full['shard_s']:.1f} s ({full['units']} units); top50 {half['rows']:,} rows "
+            f"{half['bytes'] / MiB:,.1f} MiB {half['shard_s']:.1f} s; ratios rows "
+            f"{ratio['rows']:.3f}, bytes {ratio['bytes']:.3f}, shard time {ratio['shard_s']:.3f}",
+            flush=True,
+        )
+    median = {
+        k: float(np.median([x["ratio"][k] for x in rounds])) for k in ("rows", "bytes", "shard_s")
+    }
+    print(
+        f"median of {len(rounds)} rounds, top50 / all: rows {median['rows']:.3f}, bytes "
+        f"{median['bytes']:.3f}, shard time {median['shard_s']:.3f} (goal: about 0.5)",
+        flush=True,
+    )
+    return {"mode": "selection", "docs": n_docs, "rounds": rounds, "median_ratio": median}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", nargs="+", type=float, default=[1e5, 1e6])
@@ -248,6 +358,12 @@ def main() -> None:
         help="shipped recipes to run (all three train probes)",
     )
     parser.add_argument("--out", default="", help="append the summaries (JSON lines) here")
+    parser.add_argument(
+        "--selection",
+        action="store_true",
+        help="compare a recipe keeping 50%% with the same recipe on all rows (no probes)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="selection rounds")
     parser.add_argument("--floor-child")
     parser.add_argument("--copies", type=int, default=1)
     args = parser.parse_args()
@@ -256,6 +372,14 @@ def main() -> None:
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     print(f"cores {len(os.sched_getaffinity(0))}, memory setting {args.memory_mb} MiB")
+    if args.selection:
+        args.recipe_names = ""
+        for n in [int(d) for d in args.docs]:
+            summary = measure_selection(n, args)
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(json.dumps(summary) + "\n")
+        return
     previous = None
     for n in [int(d) for d in args.docs]:
         summary = measure(n, args)

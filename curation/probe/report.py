@@ -144,6 +144,14 @@ def _f(v, digits: int = 4) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
 
 
+def score_name(selection: dict) -> str:
+    """The score a selection read: a named raw column, or the driving score (of which)."""
+    if selection.get("score"):
+        return f"`{selection['score']}`"
+    columns = ", ".join(selection.get("driving_columns") or [])
+    return f"the driving score ({columns})" if columns else "the driving score"
+
+
 def data_section(results: list[ProbeResult]) -> list[str]:
     """What each recipe trained on: how much its selection kept, its one pass over it."""
     first: dict[str, ProbeResult] = {}
@@ -169,12 +177,10 @@ def data_section(results: list[ProbeResult]) -> list[str]:
             if sel
             else "all"
         )
-        rule = (
-            f"{sel['rule']} {sel['value']} on `{sel['score_column']}` "
-            f"(cut {sel['applied_threshold']:.4g})"
-            if sel
-            else "none"
-        )
+        rule = "none"
+        if sel:
+            cut = f"{sel['applied_threshold']:.4g}"
+            rule = f"{sel['rule']} {sel['value']} on {score_name(sel)} (cut {cut})"
         budget = r.config.get("token_budget")
         note = (
             f"capped by kept tokens ({budget:,} asked)"

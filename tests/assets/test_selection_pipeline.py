@@ -175,7 +175,10 @@ def test_checks_know_the_selection(runs):
 def test_probe_report_says_how_much_each_recipe_kept(runs):
     report = partition_metadata(runs["first"], "probe_report")[None]["report"].value
     assert "## Training data per recipe" in report
-    assert "| saw-top | 30 of 60 (50%) | top_fraction 0.5" in report
+    assert (
+        "| saw-top | 30 of 60 (50%) | top_fraction 0.5 on the driving score (quality, edu)"
+        in report
+    )
     assert "| random | all | none |" in report
 
 

@@ -59,6 +59,17 @@ def test_the_shipped_file_is_valid_and_holds_the_paper_configs():
     assert all(project.recipe(n).probe for n in ("random", "sorted", "str-paper", "saw-paper"))
 
 
+def test_the_shipped_file_selects_then_orders_in_two_recipes():
+    project = load_project(ROOT / "curation.yaml", env={})
+    top60, top50 = project.recipe("saw-top60"), project.recipe("str-top50")
+    assert top60.select.rule == ("top_fraction", 0.6) and top60.probe
+    assert top50.select.rule == ("top_fraction", 0.5)
+    assert top60.select.score is None and top50.select.score is None  # one score, as the paper
+    # the JIT window is a share of the kept rows: 0.5% of 600,000 kept of 10^6
+    assert top60.ordering_params(600_000)["window_size"] == 3_000
+    assert top50.ordering_params(1_000_000)["num_sections"] == 2
+
+
 def test_environment_overrides_the_file_and_paths_are_relative_to_it(tmp_path):
     config = tmp_path / "conf" / "curation.yaml"
     config.parent.mkdir()
