@@ -21,6 +21,13 @@ RECIPES = [
     {"name": "random", "method": "random"},
     {"name": "str2", "method": "str", "params": {"num_sections": 2}},
     {"name": "saw", "method": "saw", "params": {"window_fraction": 0.1}},
+    # a selection: both engines write exactly the kept half (rows at position -1 dropped)
+    {
+        "name": "saw-top",
+        "method": "saw",
+        "params": {"window_fraction": 0.1},
+        "select": {"top_fraction": 0.5},
+    },
 ]
 
 
@@ -127,4 +134,6 @@ def test_ray_engine_publishes_the_local_versions(ray_local, tmp_path, name):
         ]
         assert len(local_manifest["shards"]) > 5
         assert local_manifest["extra"]["engine"] == "local"
+        if recipe == "saw-top":
+            assert local_manifest["num_rows"] == CORPORA[name]["n"] // 2
         assert ray_manifest["extra"]["engine"] == "ray"
