@@ -290,7 +290,10 @@ class Project(_Strict):
         """A selection's score must exist and have a fixed meaning where the file already
         says which score columns there are (else the ordering stage checks it)."""
         spec = self.scores
-        columns = list(spec.columns) if spec.uri else list(spec.scorers)
+        if spec.column:  # the corpus's own score column
+            columns = [spec.column]
+        else:
+            columns = list(spec.columns) if spec.uri else list(spec.scorers)
         problems = []
         for i, recipe in enumerate(self.recipes):
             if recipe.select is None:

@@ -249,3 +249,30 @@ def test_a_dclm_shaped_corpus_without_ids_publishes_with_file_row_ids(tmp_path):
     assert sorted(got.column("id").to_pylist()) == sorted(
         [f"part-0.jsonl.zst#{i}" for i in range(20)] + [f"part-1.jsonl.zst#{i}" for i in range(20)]
     )
+
+
+def test_fineweb_edu_keeps_int_score_3_and_up_then_orders_what_it_kept(tmp_path):
+    """What teams run on FineWeb-Edu: keep ``int_score >= 3`` (a threshold on its own raw
+    score), then order the kept rows; equal to the reference's threshold + SAW loops."""
+    from curation.ordering.engine import DEFAULTS
+    from tests.curation.reference_selection import ref_select_then_order
+
+    table = fineweb_edu_table(N)
+    pq.write_table(table, tmp_path / "corpus.parquet")
+    recipe = {
+        "name": "edu3-saw",
+        "method": "saw",
+        "params": {"num_sections": 2},
+        "select": {"threshold": 2.5},
+    }
+    proj = project(tmp_path / "root", str(tmp_path / "corpus.parquet"), recipe, column="int_score")
+    with instance_for_test() as instance:
+        run_ok(instance, proj)
+    got = published(proj, "edu3-saw")
+    ints = table.column("int_score").to_numpy().astype(np.float64).tolist()
+    params = {**DEFAULTS["saw"], "num_sections": 2}
+    rows = ref_select_then_order(ints, ints, "threshold", 2.5, "saw", **params)
+    ids = table.column("id").to_pylist()
+    assert got.column("id").to_pylist() == [ids[r] for r in rows]
+    assert got.num_rows == sum(v >= 3 for v in ints) < N
+    assert (got.column("int_score").to_numpy() >= 3).all()
