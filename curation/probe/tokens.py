@@ -29,16 +29,10 @@ class DocTokens:
         return np.dtype(self.tokenizer.dtype)
 
     def encode(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """Flat tokens (EOT after each document) and per-document token counts."""
-        ids, offsets = self.tokenizer.encode_batch(text)
-        counts = np.diff(offsets).astype(np.int64) + 1
-        out = np.empty(int(counts.sum()), dtype=self.dtype)
-        eot = np.cumsum(counts) - 1
-        body = np.ones(out.size, dtype=bool)
-        body[eot] = False
-        out[eot] = self.tokenizer.eot_id
-        out[body] = ids
-        return out, counts
+        """Flat tokens (EOT after each document) and per-document token counts: the
+        tokenizer's own packed-stream encoding, counted per document."""
+        tokens, offsets = self.tokenizer.encode_documents(text)
+        return tokens.astype(self.dtype, copy=False), np.diff(offsets).astype(np.int64)
 
 
 def load(spec: str) -> DocTokens:

@@ -46,29 +46,6 @@ from curation.storage.names import validate_dataset_name
 _STALE_TMP_SECONDS = 3600
 
 
-def _create_once(loc: Location, data: bytes) -> bool:
-    """Create ``loc`` only if absent; False if another writer got there first.
-
-    Locally ``os.link`` is an atomic create-if-absent. S3 (through pyarrow) has no
-    conditional PUT, so two racing writers of the same version both write; the content
-    is byte-identical (no clock or paths in it) and so are the shards.
-    """
-    if loc.is_s3:
-        if storage.exists(loc):
-            return False
-        storage.write_bytes(loc, data)
-        return True
-    tmp = storage.tmp_sibling(loc)
-    storage.write_bytes(tmp, data)
-    try:
-        os.link(tmp.path, loc.path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp.path)
-
-
 def _remove_stale_tmp(version_dir: Location) -> None:
     """Delete temp files a crashed publisher left behind (old enough not to be in flight)."""
     if not storage.exists(version_dir):
@@ -286,7 +263,7 @@ def _commit(root, dataset, version, vdir, lineage, infos, metrics, checks, extra
     storage.atomic_write(
         info_loc(root, dataset, version), pretty_json(_publish_info(infos, stamps))
     )
-    if not _create_once(manifest_loc, pretty_json(manifest)):
+    if not storage.create_once(manifest_loc, pretty_json(manifest)):
         manifest = read_json(manifest_loc)  # a concurrent publisher committed first
     return manifest
 

@@ -130,6 +130,29 @@ def atomic_write(loc: Location, data: bytes) -> None:
     loc.fs.move(tmp.path, loc.path)
 
 
+def create_once(loc: Location, data: bytes) -> bool:
+    """Create ``loc`` only if absent; False if another writer got there first.
+
+    Locally ``os.link`` of a complete temp file is an atomic create-if-absent. S3 (through
+    pyarrow) has no conditional PUT: an existing object wins, and two writers racing past
+    that check both write; every caller writes content-addressed bytes, so they are equal.
+    """
+    if loc.is_s3:
+        if exists(loc):
+            return False
+        write_bytes(loc, data)
+        return True
+    tmp = tmp_sibling(loc)
+    write_bytes(tmp, data)
+    try:
+        os.link(tmp.path, loc.path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp.path)
+
+
 def write_parquet_atomic(table, loc: Location, **kwargs) -> None:
     """Write a parquet file that is either absent or complete under its final name.
 

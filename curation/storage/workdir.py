@@ -49,20 +49,10 @@ def commit_marker(loc: Location, content: object) -> object:
     """Create the marker once (strict JSON, atomic); return what is committed (ours, or an
     earlier writer's, which for content-addressed outputs is the same)."""
     data = storage.to_strict_json(content, indent=1)
-    if loc.is_s3:  # no create-if-absent on S3: a single PUT is atomic, content is equal
-        storage.write_bytes(loc, data)
+    if storage.create_once(loc, data):
         return content
-    tmp = storage.tmp_sibling(loc)
-    storage.write_bytes(tmp, data)
-    try:
-        os.link(tmp.path, loc.path)
+    existing = read_marker(loc)
+    if existing is None:  # it was damaged and set aside: ours goes in its place
+        storage.create_once(loc, data)
         return content
-    except FileExistsError:
-        existing = read_marker(loc)
-        if existing is None:  # it was damaged and moved aside: ours goes in its place
-            os.replace(tmp.path, loc.path)
-            return content
-        return existing
-    finally:
-        if os.path.exists(tmp.path):
-            os.unlink(tmp.path)
+    return existing

@@ -22,18 +22,10 @@ from curation.ordering.engine import METHODS, order
 from curation.publish import PublishError
 from curation.scores import ScoreError, align_scores, combine_scores, import_scores
 from curation.shards import ShardError, write_ordered_shards
-from tests.factories import corpus_table, score_table
+from tests.factories import LINEAGE, corpus_table, score_table
 from tests.reliability.helpers import run_library_pipeline
 
 MAX_NAMED = 10
-LINEAGE = {
-    "corpus_version": "c",
-    "score_version": "s",
-    "method": "sorted",
-    "params": {},
-    "seed": 0,
-    "code_version": "test",
-}
 
 
 def listed_ids(message: str, prefix: str = "doc-") -> list[str]:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from curation import publish, storage
 from curation.storage.names import InvalidName, validate_dataset_name
+from tests.factories import LINEAGE
 from tests.reliability.helpers import job_env
 
 BAD_NAMES = [
@@ -37,14 +38,6 @@ BAD_NAMES = [
     "a b",
     "x" * 129,
 ]
-LINEAGE = {
-    "corpus_version": "c",
-    "score_version": "s",
-    "method": "sorted",
-    "params": {},
-    "seed": 0,
-    "code_version": "test",
-}
 
 
 def tree(path) -> list[str]:

@@ -17,17 +17,9 @@ import pytest
 
 from curation import publish
 from curation.publish import PublishStorageError
+from tests.factories import LINEAGE
 from tests.reliability.helpers import visible_state_problems
 from tests.s3fixture import FAKE_ENV
-
-LINEAGE = {
-    "corpus_version": "c1",
-    "score_version": "s1",
-    "method": "random",
-    "params": {},
-    "seed": 0,
-    "code_version": "test",
-}
 
 
 class Outage:

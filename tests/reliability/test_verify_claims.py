@@ -18,15 +18,7 @@ from curation import publish
 from curation.publish import ManifestError
 from curation.reader import ChecksumMismatch, OrderedDataset
 from curation.reader.rows import ShardLayoutMismatch
-
-LINEAGE = {
-    "corpus_version": "c1",
-    "score_version": "s1",
-    "method": "str",
-    "params": {},
-    "seed": 0,
-    "code_version": "test",
-}
+from tests.factories import LINEAGE
 
 
 def _shards(tmp: Path, rows: int = 40, per: int = 10, group: int = 10) -> list[str]:
