@@ -5,9 +5,11 @@ instance for the verdict of every check guarding what it ships: the evaluation m
 run that produced the materialization being published, and passed for that recipe.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckExecutionContext,
     AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
@@ -15,19 +17,83 @@ from dagster import (
     AssetRecordsFilter,
     DagsterEventType,
     MetadataValue,
+    Output,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
 )
 
 from curation.quality import CheckOutcome, outcome_metadata
 
+#: metadata of the one evaluation older runs made for all recipes (still read by ``verdict``)
 PASSED, FAILED = "recipes_passed", "recipes_failed"
+DESCRIPTION_CHARS = 2000
 
 
-def _wrap(metadata: Mapping) -> dict:
-    return {
-        k: (MetadataValue.json(v) if isinstance(v, (dict, list)) else v)
-        for k, v in metadata.items()
-        if v is not None
-    }
+def _scalar(value) -> str | int | float | bool:
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if value is None:
+        return ""
+    return str(value)[:200]
+
+
+def expectations_table(outcome: CheckOutcome) -> MetadataValue:
+    """Each expectation of a check as one row: what it asks, passed, how many rows broke it,
+    what was observed and the first offenders (narrow: long values are cut)."""
+    records = []
+    for row in outcome.results:
+        offending = row.get("offending") or []
+        first = "; ".join(
+            ", ".join(f"{k}={v!r}" for k, v in entry.items()) for entry in offending[:3]
+        )
+        records.append(
+            TableRecord(
+                {
+                    "expectation": str(row.get("label", "?")),
+                    "passed": bool(row.get("success")),
+                    "unexpected_rows": int(row.get("unexpected_count") or 0),
+                    "observed": _scalar(row.get("observed_value", ""))
+                    if not isinstance(row.get("observed_value"), (dict, list))
+                    else str(row.get("observed_value"))[:200],
+                    "first_offenders": (first or str(row.get("exception") or ""))[:200],
+                }
+            )
+        )
+    return MetadataValue.table(
+        records=records,
+        schema=TableSchema(
+            columns=[
+                TableColumn("expectation", "string"),
+                TableColumn("passed", "bool"),
+                TableColumn("unexpected_rows", "int"),
+                TableColumn("observed", "string"),
+                TableColumn("first_offenders", "string"),
+            ]
+        ),
+    )
+
+
+def check_metadata(outcome: CheckOutcome) -> dict:
+    """A check's details as native metadata: scalars as entries, expectations as a table;
+    nothing repeated as a JSON blob."""
+    flat = outcome_metadata(outcome)
+    out: dict = {}
+    for key, value in flat.items():
+        if key in ("passed", "description", "results"):
+            continue
+        if isinstance(value, (bool, int, float, str)):
+            out[key] = value
+        elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+            out[key] = ", ".join(map(str, value)) or "none"
+        elif value is not None:
+            out[key] = MetadataValue.json(value)
+    if outcome.results:
+        out["expectations"] = expectations_table(outcome)
+    return out
 
 
 def to_check_result(outcome: CheckOutcome) -> AssetCheckResult:
@@ -35,30 +101,45 @@ def to_check_result(outcome: CheckOutcome) -> AssetCheckResult:
     return AssetCheckResult(
         passed=outcome.passed,
         severity=AssetCheckSeverity.ERROR,
-        description=outcome.description[:2000],
-        metadata=_wrap(outcome_metadata(outcome)),
+        description=outcome.description[:DESCRIPTION_CHARS],
+        metadata=check_metadata(outcome),
     )
 
 
-def recipes_check_result(outcomes: Mapping[str, CheckOutcome]) -> AssetCheckResult:
-    """One evaluation for the recipes a step covered; passes only if every recipe passed."""
-    failed = [r for r, o in outcomes.items() if not o.passed]
-    lines = [f"{r}: {outcomes[r].description}" for r in failed] or [
-        f"{r}: {o.description}" for r, o in outcomes.items()
-    ]
-    details = {r: outcome_metadata(o) for r, o in outcomes.items()}
-    return AssetCheckResult(
-        passed=not failed,
-        severity=AssetCheckSeverity.ERROR,
-        description="\n".join(lines)[:2000],
-        metadata=_wrap(
-            {
-                PASSED: ",".join(r for r in outcomes if r not in failed),
-                FAILED: ",".join(failed),
-                "by_recipe": details,
-            }
-        ),
+def _target(instance, asset_key: AssetKey, partition: str):
+    """The materialization of ``partition`` an evaluation is about (the latest one: the step
+    that produced it ran just before the check)."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    record = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
     )
+
+
+def recipe_check_results(
+    context: AssetCheckExecutionContext, outcomes: Mapping[str, CheckOutcome]
+) -> Iterator:
+    """One evaluation per recipe partition, so the UI shows one verdict per recipe (an
+    ``AssetCheckResult`` of a range step carries no partition). A failed recipe fails the
+    step after every recipe has its verdict, which keeps the check blocking."""
+    (spec,) = context.check_specs
+    for name, outcome in outcomes.items():
+        yield AssetCheckEvaluation(
+            asset_key=spec.asset_key,
+            check_name=spec.name,
+            passed=outcome.passed,
+            metadata=check_metadata(outcome),
+            target_materialization_data=_target(context.instance, spec.asset_key, name),
+            severity=AssetCheckSeverity.ERROR,
+            description=outcome.description[:DESCRIPTION_CHARS],
+            blocking=spec.blocking,
+            partition=name,
+        )
+    yield Output(None, output_name=context.op_def.output_defs[0].name)
 
 
 def check_key(asset: str, name: str) -> AssetCheckKey:
@@ -87,22 +168,29 @@ def _materialized_in_run(instance, asset_key: AssetKey, partition: str | None, r
     return False
 
 
-def _evaluation_in_run(instance, key: AssetCheckKey, run_id: str):
+def _evaluation_in_run(instance, key: AssetCheckKey, partition: str | None, run_id: str):
+    """This run's evaluation of ``key`` for ``partition`` (or the one evaluation an older
+    run made for all recipes, which names them in its metadata)."""
+    shared = None
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
         evaluation = entry.dagster_event.event_specific_data
-        if evaluation.asset_key == key.asset_key and evaluation.check_name == key.name:
+        if evaluation.asset_key != key.asset_key or evaluation.check_name != key.name:
+            continue
+        if evaluation.partition == partition:
             return evaluation
-    return None
+        if evaluation.partition is None:
+            shared = evaluation
+    return shared
 
 
 def verdict(instance, key: AssetCheckKey, partition: str | None, run_id: str) -> dict:
     """Did ``key`` pass, for ``partition``, on the materialization being published?"""
     producing = _producing_run(instance, key.asset_key, partition, run_id)
-    evaluation = _evaluation_in_run(instance, key, producing) if producing else None
+    evaluation = _evaluation_in_run(instance, key, partition, producing) if producing else None
     if evaluation is None:
         return {"passed": False, "description": "check has not run on this materialization"}
     metadata = evaluation.metadata or {}
-    if PASSED in metadata:
+    if evaluation.partition is None and partition is not None and PASSED in metadata:
         passed = partition in str(metadata[PASSED].value).split(",")
     else:
         passed = bool(evaluation.passed)

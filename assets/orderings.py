@@ -8,7 +8,6 @@ Orderings are stored content-addressed, so an unchanged recipe reuses its file.
 
 from dagster import (
     AssetCheckExecutionContext,
-    AssetCheckResult,
     AssetExecutionContext,
     AssetIn,
     Config,
@@ -17,7 +16,7 @@ from dagster import (
 )
 from pydantic import Field, create_model
 
-from assets.checks import recipes_check_result
+from assets.checks import recipe_check_results
 from assets.metadata import (
     CODE_VERSION,
     OWNERS,
@@ -142,11 +141,11 @@ def build_ordering_assets(project):
         orderings: dict[str, OrderingRef],
         raw_corpus: CorpusRef,
         sample_scores: ScoresRef,
-    ) -> AssetCheckResult:
+    ):
         outcomes = {
             name: check_recipe_ordering(ref, raw_corpus, sample_scores)
             for name, ref in orderings.items()
         }
-        return recipes_check_result(outcomes)
+        yield from recipe_check_results(context, outcomes)
 
     return orderings, ordering_invariants

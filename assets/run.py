@@ -106,7 +106,7 @@ def _one_run_per_root(instance, project):
 
 
 def failure_lines(result) -> list[str]:
-    """Why a run failed, one line each: every failed check (its recipes and reasons) and
+    """Why a run failed, one line each: every failed check (per recipe, with its reason) and
     every failed step's error, without tracebacks (they are in the run's event log)."""
     from assets.checks import FAILED
 
@@ -115,8 +115,11 @@ def failure_lines(result) -> list[str]:
         if evaluation.passed:
             continue
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        failed = evaluation.metadata.get(FAILED)
-        recipes = f" for recipe(s) {failed.value}" if failed is not None else ""
+        if evaluation.partition is not None:
+            recipes = f" for recipe {evaluation.partition}"
+        else:
+            failed = evaluation.metadata.get(FAILED)
+            recipes = f" for recipe(s) {failed.value}" if failed is not None else ""
         reason = (evaluation.description or "").replace("\n", "; ")[:500]
         lines.append(f"check {name} failed{recipes}: {reason}")
     for event in result.all_events:

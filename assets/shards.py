@@ -10,7 +10,6 @@ in-process executor runs them in turn. Steps share a plan saved under the output
 
 from dagster import (
     AssetCheckExecutionContext,
-    AssetCheckResult,
     AssetExecutionContext,
     AssetIn,
     DynamicOut,
@@ -23,7 +22,7 @@ from dagster import (
     op,
 )
 
-from assets.checks import recipes_check_result
+from assets.checks import recipe_check_results
 from assets.metadata import (
     CODE_VERSION,
     OWNERS,
@@ -158,9 +157,9 @@ def build_shard_assets(project):
     )
     def shard_integrity(
         context: AssetCheckExecutionContext, shards: dict, orderings: dict, raw_corpus: CorpusRef
-    ) -> AssetCheckResult:
+    ):
         outcomes = check_shard_sets(raw_corpus, orderings, shards)
-        return recipes_check_result(outcomes)
+        yield from recipe_check_results(context, outcomes)
 
     return shards, shard_integrity
 

@@ -96,6 +96,15 @@ def test_checks_ran_per_recipe_and_metadata_is_native(happy):
         ("shards", "shard_integrity"),
     }
     assert all(e.passed for e in evaluations)
+    recipes = {r["name"] for r in RECIPES}
+    for check in ("ordering_invariants", "shard_integrity"):  # one verdict per recipe
+        per_recipe = [e for e in evaluations if e.check_name == check]
+        assert sorted(e.partition for e in per_recipe) == sorted(recipes)
+        for evaluation in per_recipe:
+            assert evaluation.target_materialization_data is not None
+            assert "by_recipe" not in evaluation.metadata
+            table = evaluation.metadata["expectations"].value
+            assert table.records and all(r.data["passed"] for r in table.records)
     ordering = metadata_by_partition(result, "orderings")
     assert set(ordering) == {r["name"] for r in RECIPES}
     assert {"score_curve", "metric_cliffs", "params", "dagster/row_count"} <= set(ordering["str3"])
