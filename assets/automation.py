@@ -45,6 +45,22 @@ def range_tags(names: list[str], order: list[str]) -> list[dict[str, str]]:
     return [{RANGE_START: order[g[0]], RANGE_END: order[g[-1]]} for g in groups]
 
 
+def _one_line(text: str) -> str:
+    return "; ".join(line for line in text.splitlines() if line.strip())
+
+
+def preflight(project) -> SkipReason | None:
+    """A skip reason naming every problem the project's sources show before a run (see
+    :func:`curation.stages.preflight.project_problems`), or None: a mistake starts no run."""
+    from curation.project import config_path
+    from curation.stages.preflight import project_problems
+
+    problems = project_problems(project, str(config_path()))
+    if problems:
+        return SkipReason("not starting a run: " + "; ".join(problems))
+    return None
+
+
 def build_automation(project):
     names = project.recipe_names
     refresh_job = define_asset_job(
@@ -76,13 +92,19 @@ def build_automation(project):
         cursor = json.loads(context.cursor) if context.cursor else None
         try:
             current = load_project()
+        except RecipeError as exc:
+            return SkipReason(f"not starting a run: {_one_line(str(exc))}")
+        refused = preflight(current)
+        if refused:
+            return refused
+        try:
             source = current.score_source
             listed = None
             if source == current.corpus.uri:  # a corpus may be a glob or a saved dataset
                 listed = list(corpus_sources(source).files)
             scores, files = source_fingerprint(source, (cursor or {}).get("files"), listed)
-        except (RecipeError, FileNotFoundError, OSError, CorpusError) as exc:
-            return SkipReason(f"cannot read the project or its score source: {exc}")
+        except (FileNotFoundError, OSError, CorpusError) as exc:
+            return SkipReason(f"not starting a run: cannot read the score source: {exc}")
         recipes = {r.name: r.fingerprint() for r in current.recipes}
         context.update_cursor(json.dumps({"scores": scores, "recipes": recipes, "files": files}))
         if cursor is None:
@@ -123,6 +145,13 @@ def build_automation(project):
         description="Nightly refresh of every recipe (03:00 UTC).",
     )
     def nightly_refresh(context):
+        try:
+            refused = preflight(load_project())
+        except RecipeError as exc:
+            refused = SkipReason(f"not starting a run: {_one_line(str(exc))}")
+        if refused:
+            context.log.info(refused.skip_message)
+            return refused
         return RunRequest(
             run_key=None, tags={**range_tags(names, names)[0], "curation/trigger": "nightly"}
         )

@@ -11,6 +11,7 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     Config,
+    Failure,
     asset,
     asset_check,
 )
@@ -28,40 +29,48 @@ from assets.metadata import (
 )
 from assets.partitions import SINGLE_RUN, recipe_partitions
 from assets.resources import ProjectResource
-from curation.ordering.engine import DEFAULTS, METHODS
+from curation.ordering.engine import BOUNDS, DEFAULTS, METHODS, resolve_params
 from curation.refs import CorpusRef, OrderingRef, ScoresRef
 from curation.stages.ordering import check_recipe_ordering, compute_ordering
 
-_BOUNDS = {"folding_layer": 1, "zigzag_layer": 1, "num_sections": 1, "window_size": 0, "seed": 0}
+
+def _field_description(project, method: str, name: str) -> str:
+    """What the launchpad shows for one field: the recipes' values and the bounds."""
+    default = DEFAULTS[method][name]
+    values = []
+    for recipe in project.recipes:
+        if recipe.method == method:
+            value = recipe.params.get(name, default)
+            values.append(f"{recipe.name} = {value!r}")
+    uses = "; ".join(values) if values else f"no {method} recipe in curation.yaml"
+    return (
+        f"{name}: {BOUNDS[name].text()}. curation.yaml: {uses} (reference default "
+        f"{default!r}). A value here overrides every {method} recipe in this run and is "
+        "published as <dataset>--override-<hash>."
+    )
 
 
-def _method_config(method: str) -> type[Config]:
-    """A small Config with exactly this method's parameters, generated from DEFAULTS."""
+def _method_config(project, method: str) -> type[Config]:
+    """A small Config with exactly this method's parameters, generated from DEFAULTS; its
+    bounds are the library's (:data:`curation.ordering.engine.BOUNDS`), checked when the run
+    starts (:func:`launchpad_overrides`), so a bad value is one clear Failure."""
     fields = {}
     for name, default in DEFAULTS[method].items():
-        kind = type(default)
-        bounds = {"ge": _BOUNDS[name]} if name in _BOUNDS else {}
-        if name in ("folding_ratio", "x_pct", "y_pct"):
-            bounds = {"ge": 0.0}
         fields[name] = (
-            kind | None,
-            Field(
-                None,
-                description=f"override for every {method} recipe in this run "
-                f"(reference default {default!r}); published as an override",
-                **bounds,
-            ),
+            type(default) | None,
+            Field(None, description=_field_description(project, method, name)),
         )
     return create_model(f"{method.capitalize()}Override", __base__=Config, **fields)
 
 
-METHOD_CONFIGS = {m: _method_config(m) for m in METHODS}
-OrderingsConfig = create_model(
-    "OrderingsConfig",
-    __base__=Config,
-    __doc__="Per-method launchpad overrides; leave empty to run the recipes as the file says.",
-    **{m: (cfg | None, None) for m, cfg in METHOD_CONFIGS.items()},
-)
+def orderings_config(project) -> type[Config]:
+    configs = {m: _method_config(project, m) for m in METHODS}
+    return create_model(
+        "OrderingsConfig",
+        __base__=Config,
+        __doc__="Per-method launchpad overrides; leave empty to run the recipes as the file says.",
+        **{m: (cfg | None, None) for m, cfg in configs.items()},
+    )
 
 
 def overrides_for(config: Config, method: str) -> dict:
@@ -69,8 +78,29 @@ def overrides_for(config: Config, method: str) -> dict:
     return {k: v for k, v in chosen.model_dump().items() if v is not None} if chosen else {}
 
 
+def launchpad_overrides(config: Config, methods: list[str]) -> dict[str, dict]:
+    """Each method's overrides, checked against the library's bounds; a bad value is one
+    :class:`dagster.Failure` naming the field, the value and the bounds."""
+    out, problems = {}, []
+    for method in methods:
+        overrides = overrides_for(config, method)
+        try:
+            resolve_params(method, overrides)
+        except ValueError as exc:
+            problems.append(f"orderings.config.{method}: {exc}")
+        out[method] = overrides
+    if problems:
+        raise Failure(
+            description="launchpad override refused: " + "; ".join(problems),
+            metadata={"bounds": {k: b.text() for k, b in BOUNDS.items()}},
+            allow_retries=False,
+        )
+    return out
+
+
 def build_ordering_assets(project):
     partitions = recipe_partitions(project)
+    OrderingsConfig = orderings_config(project)  # noqa: N806 (a class, named as one)
 
     @asset(
         partitions_def=partitions,
@@ -89,11 +119,13 @@ def build_ordering_assets(project):
         sample_scores: ScoresRef,
     ) -> dict[str, OrderingRef]:
         proj = project.project
+        recipes = [proj.recipe(name) for name in context.partition_keys]
+        overrides = launchpad_overrides(config, sorted({r.method for r in recipes}))
         out = {}
-        for name in context.partition_keys:
-            recipe = proj.recipe(name)
+        for recipe in recipes:
+            name = recipe.name
             ref = compute_ordering(
-                proj, recipe, raw_corpus, sample_scores, overrides_for(config, recipe.method)
+                proj, recipe, raw_corpus, sample_scores, overrides[recipe.method]
             )
             for warning in ref.warnings:
                 context.log.warning(f"{name}: {warning}")

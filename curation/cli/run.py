@@ -55,6 +55,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     project = load_project()  # a bad project file is refused before anything is loaded
     for name in args.recipe or []:
         project.recipe(name)
+    from curation.stages.preflight import check_project
+
+    check_project(project, str(config_path()))  # its sources too: no run for a mistake
     location = str(code_location())
     if location not in sys.path:
         sys.path.insert(0, location)

@@ -96,24 +96,55 @@ def as_scores(scores: Any) -> np.ndarray:
     return arr
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not float(value).is_integer():
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+@dataclass(frozen=True)
+class Bound:
+    """What values a parameter takes: the one rule the recipe file, the CLI and the
+    launchpad all check (the launchpad's field descriptions are written from it)."""
+
+    kind: type  # int, float or bool
+    minimum: float | None = None
+
+    def text(self) -> str:
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is int:
+            return f"an integer >= {self.minimum:g}"
+        return f"a finite number >= {self.minimum:g}"
+
+    def check(self, name: str, value: Any) -> Any:
+        if self.kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be a boolean, got {value!r}")
+            return bool(value)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
+            raise ValueError(f"{name} must be {self.text()}, got {value!r}")
+        if self.kind is int:
+            if not float(value).is_integer():
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            value = int(value)
+            if value < self.minimum:
+                raise ValueError(f"{name} must be >= {self.minimum:g}, got {value}")
+            return value
+        value = float(value)
+        if not math.isfinite(value) or value < self.minimum:
+            raise ValueError(f"{name} must be a finite number >= {self.minimum:g}, got {value}")
+        return value
 
 
-def _check_ratio(name: str, value: Any) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
+#: every ordering parameter's kind and bounds
+BOUNDS: dict[str, Bound] = {
+    **{k: Bound(int, 1) for k in ("folding_layer", "zigzag_layer", "num_sections")},
+    **{k: Bound(int, 0) for k in ("window_size", "seed")},
+    **{k: Bound(float, 0) for k in ("folding_ratio", "x_pct", "y_pct")},
+    **{k: Bound(bool) for k in ("ascending", "front_is_high", "back_is_high")},
+}
 
 
 def resolve_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``params`` over the reference defaults; reject unknown methods and names."""
+    """Merge ``params`` over the reference defaults; reject unknown methods and names, and
+    values outside :data:`BOUNDS`."""
     if method not in DEFAULTS:
         raise ValueError(f"unknown ordering method {method!r}; choose one of {', '.join(METHODS)}")
     allowed = DEFAULTS[method]
@@ -123,20 +154,7 @@ def resolve_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
             f"unknown parameter(s) {unknown} for method {method!r}; allowed: {sorted(allowed)}"
         )
     merged = {**allowed, **params}
-    for key, value in merged.items():
-        if key in ("folding_layer", "zigzag_layer", "num_sections"):
-            merged[key] = _check_int(key, value, 1)
-        elif key in ("window_size", "seed"):
-            merged[key] = _check_int(key, value, 0)
-        elif key in ("folding_ratio",):
-            merged[key] = _check_ratio(key, value)
-        elif key in ("x_pct", "y_pct"):
-            merged[key] = _check_ratio(key, value)
-        elif key in ("ascending", "front_is_high", "back_is_high"):
-            if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"{key} must be a boolean, got {value!r}")
-            merged[key] = bool(value)
-    return merged
+    return {k: BOUNDS[k].check(k, v) if k in BOUNDS else v for k, v in merged.items()}
 
 
 # ----------------------------------------------------------------------------- sorting

@@ -31,8 +31,10 @@ def _read_table(uri: str, columns: list[str] | None = None) -> pa.Table:
                     table = pa.Table.from_batches(batches)
                     keep = [c for c in columns or table.column_names if c in table.column_names]
                     tables.append(table.select(keep))
-    except CorpusError as exc:
-        raise ScoreError("unreadable", str(exc)) from exc
+    except CorpusError as exc:  # the listing speaks of a corpus; this file is a score table
+        raise ScoreError(
+            "unreadable", str(exc).replace("corpus not found", "score table not found")
+        ) from exc
     if not tables:
         raise ScoreError("empty_table", f"the score table {uri} has no rows")
     if len(tables) == 1:

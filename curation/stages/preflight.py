@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from curation.corpus.listing import ARROW, CSV, JSONL, corpus_sources
+from curation.corpus.listing import ARROW, CSV, JSONL, PARQUET, corpus_sources
 from curation.corpus.read import CorpusError
 from curation.corpus.staging import StagedCorpus, stage_corpus
 from curation.project import Project
@@ -127,3 +127,105 @@ def prepare_corpus(project: Project, log: Callable[[str], None] | None = None) -
     named = uri if staged.uri == uri else f"{uri} (staged as {staged.uri})"
     check_corpus(project, staged.uri, named)
     return staged
+
+
+# ----------------------------------------------------------------------------- whole project
+
+
+def _score_table_columns(uri: str) -> list[str]:
+    """The columns of a score table from its footers (parquet) or its first chunk (text)."""
+    import pyarrow.parquet as pq
+
+    from curation.corpus.read import format_of, iter_batches, list_corpus_files
+
+    try:
+        files = list_corpus_files(uri)
+    except CorpusError as exc:
+        raise CorpusError(str(exc).replace("corpus not found", "score table not found")) from None
+    names: list[str] = []
+    for loc in files:
+        if format_of(loc.path) == "parquet":
+            try:
+                found = pq.read_schema(loc.path, filesystem=loc.fs).names
+            except (pa.ArrowException, OSError) as exc:
+                raise CorpusError(f"{loc.uri} is not readable parquet: {exc}") from None
+        else:
+            found = next((b.schema.names for b in iter_batches(loc.uri)), [])
+        names += [n for n in found if n not in names]
+    return names
+
+
+def _corpus_problems(project: Project) -> list[tuple[str, str]]:
+    """(key, problem) for the corpus: it exists, parquet footers read, the columns the
+    project names are there (text formats: their first chunk, until staging checks all)."""
+    uri = project.corpus.uri
+    try:
+        sources = corpus_sources(uri)
+        if sources.format == PARQUET:
+            schema = corpus_layout(uri).schema
+        else:
+            schema = peek_schema(uri)
+    except (CorpusError, CorpusFormatError, OSError) as exc:
+        return [("corpus.uri", str(exc))]
+    if schema is None:
+        return []
+    problems = column_problems(project, schema)
+    return [("corpus", f"{uri}: {p} (its columns: {schema.names})") for p in problems]
+
+
+def _score_problems(project: Project) -> list[tuple[str, str]]:
+    """(key, problem) for an imported score table: it exists and has the id and score
+    columns the project names."""
+    from curation.project import same_location
+
+    spec = project.scores
+    if not spec.uri or same_location(spec.uri, project.corpus.uri):
+        return []
+    try:
+        names = _score_table_columns(spec.uri)
+    except (CorpusError, OSError) as exc:
+        return [("scores.uri", str(exc))]
+    present = f"(its columns: {', '.join(names)})"
+    problems = []
+    if spec.id_column not in names:
+        problems.append(
+            ("scores.id_column", f"{spec.id_column!r} is not a column of {spec.uri} {present}")
+        )
+    for column in spec.columns:
+        if column not in names:
+            problems.append(
+                ("scores.columns", f"{column!r} is not a column of {spec.uri} {present}")
+            )
+    return problems
+
+
+def _probe_problems(project: Project) -> list[tuple[str, str]]:
+    if not any(r.probe for r in project.recipes):
+        return []
+    from curation.probe.config import preset
+
+    overrides = dict(project.probe.overrides)
+    if project.probe.seeds is not None:
+        overrides["seeds"] = project.probe.seeds
+    try:
+        preset(project.probe.preset, **overrides)
+    except (ValueError, TypeError) as exc:
+        return [("probe", str(exc))]
+    return []
+
+
+def project_problems(project: Project, source: str) -> list[str]:
+    """Everything a run would trip over that can be seen without doing its work, one line
+    each, ``file: key: problem``: the corpus (path, footers, columns, reserved names), the
+    score table (path, columns), the probe settings. Recipe parameters, names and bounds are
+    refused when the project file is read (:func:`curation.project.load_project`). Reads
+    footers and first chunks only: cheap enough for every sensor tick."""
+    found = _corpus_problems(project) + _score_problems(project) + _probe_problems(project)
+    return [f"{source}: {key}: {problem}" for key, problem in found]
+
+
+def check_project(project: Project, source: str) -> None:
+    """:class:`PreflightError` with one line per problem (see :func:`project_problems`)."""
+    problems = project_problems(project, source)
+    if problems:
+        raise PreflightError("\n".join(problems))

@@ -193,8 +193,13 @@ def test_bad_launchpad_values_are_refused(happy):
         run_config={"ops": {"orderings": {"config": {"str": {"folding_layer": 0}}}}},
     )
     assert not result.success
-    error = result.get_step_failure_events()[0].step_failure_data.error
-    assert "folding_layer" in str(error)
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == "orderings"
+    error = failure.step_failure_data.error
+    assert error.cls_name == "Failure"
+    assert error.message.strip().endswith(
+        "launchpad override refused: orderings.config.str: folding_layer must be >= 1, got 0"
+    )
 
 
 def corrupted_scores(workspace) -> str:

@@ -5,7 +5,7 @@ import pytest
 from dagster import build_asset_context
 
 from assets.corpus import build_corpus_asset
-from assets.orderings import OrderingsConfig, build_ordering_assets
+from assets.orderings import build_ordering_assets, orderings_config
 from assets.resources import ProjectResource
 from assets.scores import build_scores_assets
 from curation.refs import CorpusRef, OrderingRef, ScoresRef
@@ -42,7 +42,7 @@ def test_orderings_for_one_partition(staged):
     orderings, _ = build_ordering_assets(staged["project"])
     out = orderings(
         build_asset_context(partition_key="str3"),
-        config=OrderingsConfig(),
+        config=orderings_config(staged["project"])(),
         project=staged["resource"],
         raw_corpus=staged["corpus"].value,
         sample_scores=staged["scores"].value,
@@ -50,3 +50,23 @@ def test_orderings_for_one_partition(staged):
     (ref,) = out.values()
     assert isinstance(ref, OrderingRef) and ref.recipe == "str3" and not ref.override
     assert ref.params["num_sections"] == 3 and sorted(ref.read_rows()) == list(range(40))
+
+
+def test_launchpad_fields_show_the_recipes_values_and_the_bounds(staged):
+    from dagster import Failure
+
+    from assets.orderings import launchpad_overrides
+
+    config = orderings_config(staged["project"])
+    field = config.model_fields["str"].annotation.__args__[0].model_fields["folding_layer"]
+    assert "an integer >= 1" in field.description
+    assert "str2 = 3" in field.description and "str3 = 3" in field.description
+    bad = config(str={"folding_layer": 0})
+    with pytest.raises(Failure) as refused:
+        launchpad_overrides(bad, ["str"])
+    assert refused.value.description == (
+        "launchpad override refused: orderings.config.str: folding_layer must be >= 1, got 0"
+    )
+    assert launchpad_overrides(config(str={"folding_layer": 4}), ["str"]) == {
+        "str": {"folding_layer": 4}
+    }
