@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curation.ordering.engine import order  # noqa: E402
-from tests.curation.reference_ordering import ref_order  # noqa: E402
+from tests.curation.ordering.reference_ordering import ref_order  # noqa: E402
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:

@@ -255,7 +255,7 @@ def test_fineweb_edu_keeps_int_score_3_and_up_then_orders_what_it_kept(tmp_path)
     """What teams run on FineWeb-Edu: keep ``int_score >= 3`` (a threshold on its own raw
     score), then order the kept rows; equal to the reference's threshold + SAW loops."""
     from curation.ordering.engine import DEFAULTS
-    from tests.curation.reference_selection import ref_select_then_order
+    from tests.curation.ordering.reference_selection import ref_select_then_order
 
     table = fineweb_edu_table(N)
     pq.write_table(table, tmp_path / "corpus.parquet")

@@ -9,7 +9,7 @@ from dagster import instance_for_test
 
 from curation.project import parse_project
 from curation.publish import resolve_version, verify_version
-from tests.curation.reference_selection import ref_select_then_order
+from tests.curation.ordering.reference_selection import ref_select_then_order
 from tests.factories import TINY_PROBE, make_corpus, manifest
 from tests.graph import run_graph
 

@@ -1,4 +1,4 @@
-"""Issue 15, class 6: every bad input is named; nothing is converted silently."""
+"""every bad input is named; nothing is converted silently."""
 
 import os
 

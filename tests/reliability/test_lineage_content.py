@@ -1,4 +1,4 @@
-"""Issue 15, class 1: lineage bound to content. A corpus replaced between the ordering and
+"""lineage bound to content. A corpus replaced between the ordering and
 the shard step is caught: by the run (the version no longer matches) and by the shard check
 (the shards' text differs from the corpus rows the version was computed from)."""
 

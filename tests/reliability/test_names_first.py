@@ -1,4 +1,4 @@
-"""Issue 15, class 3: names and paths are validated before anything is written (publishing
+"""names and paths are validated before anything is written (publishing
 is covered by test_names.py; this is the seam for names from env, run config and CLI)."""
 
 import pytest

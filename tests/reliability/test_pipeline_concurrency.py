@@ -1,4 +1,4 @@
-"""Issue 15, class 5 through ``curation run`` with real processes: a second run on the same
+"""Through ``curation run`` with real processes: a second run on the same
 instance and storage root stops at once naming the first; the first finishes and publishes
 versions that verify; the second, rerun afterwards, finishes too."""
 

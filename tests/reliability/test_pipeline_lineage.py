@@ -1,4 +1,4 @@
-"""Issue 15, class 1 through the real Dagster graph: a corpus replaced between the ordering
+"""Through the real Dagster graph: a corpus replaced between the ordering
 step and the shard step fails the blocking shard check, naming the change; nothing of it is
 published."""
 

@@ -75,7 +75,7 @@ def test_megatron_refuses_a_cache_built_shuffled(tmp_path):
     pytest.importorskip("megatron.core")
     from curation.reader.export.megatron import ShuffledCache, export_megatron, keep_order
     from curation.reader.export.tokens import export_tokens
-    from tests.curation.test_exports import gpt_samples
+    from tests.curation.reader.test_exports import gpt_samples
 
     uri = write_shards(str(tmp_path / "in"), 60)
     version = publish.publish_version(str(tmp_path / "root"), "web", uri, LINEAGE)

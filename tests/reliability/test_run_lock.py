@@ -1,4 +1,4 @@
-"""Issue 15, class 5 (library part): a second run on the same root stops at once, naming
+"""a second run on the same root stops at once, naming
 the first; a SIGKILLed holder never blocks later runs. Real processes throughout."""
 
 import json

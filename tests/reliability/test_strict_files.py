@@ -1,4 +1,4 @@
-"""Issue 15, class 4: every marker, pointer and manifest is atomic strict JSON; a damaged
+"""every marker, pointer and manifest is atomic strict JSON; a damaged
 one is named, never a permanent block, and a rerun rebuilds it."""
 
 import json

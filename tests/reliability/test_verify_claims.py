@@ -1,4 +1,4 @@
-"""Issue 15, class 2: verification checks every claim a manifest makes, in one place.
+"""verification checks every claim a manifest makes, in one place.
 
 Each case edits a published version the way a hostile user (or a bad sync) would, then
 asks both ``verify_version`` (the CLI's check) and the reader: the edit must be named.

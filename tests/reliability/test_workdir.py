@@ -1,4 +1,4 @@
-"""Issue 15, classes 4 and 5 (library part): commit markers written once, atomically, as
+"""commit markers written once, atomically, as
 strict JSON; a damaged one is named and rebuilt; per-run scratch directories; two
 processes committing the same content both succeed."""
 

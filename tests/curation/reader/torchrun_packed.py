@@ -1,6 +1,6 @@
 """Run under torchrun (gloo): each rank packs, steps are gathered; rank 0 writes the result.
 
-Usage: torchrun --nproc_per_node W tests/curation/torchrun_packed.py URI OTHER_VERSION OUT
+Usage: torchrun --nproc_per_node W tests/curation/reader/torchrun_packed.py URI OTHER_VERSION OUT
 """
 
 import json

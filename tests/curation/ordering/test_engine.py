@@ -15,7 +15,7 @@ from curation.ordering.engine import (
     order,
     stable_argsort,
 )
-from tests.curation.reference_ordering import ref_fold, ref_order
+from tests.curation.ordering.reference_ordering import ref_fold, ref_order
 
 DETERMINISTIC = ("sorted", "folding", "zigzag", "str", "saw")
 

@@ -16,7 +16,7 @@ from curation.ordering.selection import (
     select,
 )
 from curation.project import parse_project
-from tests.curation.reference_selection import (
+from tests.curation.ordering.reference_selection import (
     ref_select_then_order,
     ref_threshold,
     ref_top_k,

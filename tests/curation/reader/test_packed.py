@@ -237,13 +237,13 @@ def test_export_detects_corruption_and_incomplete(uri, tmp_path):
 
 
 def write_tiny_ranks(directory: str) -> str:
-    from tests.curation.test_tokenize import write_ranks
+    from tests.curation.tokens.test_tokenizer import write_ranks
 
     return write_ranks(directory)
 
 
 def test_bpe_tokenizers_in_workers_keep_order(uri, tmp_path):
-    from tests.curation.test_tokenize import train_hf_tokenizer
+    from tests.curation.tokens.test_tokenizer import train_hf_tokenizer
 
     texts = [doc_text(p) for p in range(N)]
     for spec in (

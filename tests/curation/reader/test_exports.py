@@ -13,7 +13,7 @@ from curation.reader.export.hf import export_hf
 from curation.reader.export.mds import export_mds
 from curation.reader.export.megatron import export_megatron, keep_order
 from curation.reader.export.tokens import export_tokens
-from tests.curation.test_packed import EOT, publish_docs, stream
+from tests.curation.reader.test_packed import EOT, publish_docs, stream
 
 
 @pytest.fixture(scope="module")

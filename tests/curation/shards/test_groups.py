@@ -21,7 +21,7 @@ from curation.shards import (
     write_group,
     write_ordered_shards,
 )
-from tests.curation.test_shards import SCHEMA, make_corpus, read_out
+from tests.curation.shards.test_reorder import SCHEMA, make_corpus, read_out
 
 
 @given(n_rows=st.integers(0, 500), per=st.integers(1, 50), max_groups=st.integers(1, 20))

@@ -1,12 +1,13 @@
 """The reference code's selection rules restated as the plain Python it runs.
 
-Written from ../shared/spec/ordering.md ("Selection before ordering"): rows are dicts, the
+Written from the reference code's ``data_selection/`` rules: rows are dicts, the
 two top rules sort the whole list with Python's stable ``sorted`` (ascending) and keep a
 tail slice, ``threshold`` filters with a comprehension. Together with
-:mod:`tests.curation.reference_ordering` it is the oracle for selection followed by ordering.
+:mod:`tests.curation.ordering.reference_ordering` it is the oracle for selection followed by
+ordering.
 """
 
-from tests.curation.reference_ordering import ref_order
+from tests.curation.ordering.reference_ordering import ref_order
 
 
 def ref_top_k(records: list[dict], k: int, field: str = "score") -> list[dict]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 #: The setting under test: half the 4 GB the issue allows a 10^7-document run. Data steps
 #: (everything but probe training) must stay within it, interpreter and libraries included
 #: (~1 GB of Dagster, Great Expectations and torch before any data is read).

@@ -1,7 +1,8 @@
 """The reference algorithm restated as the plain Python loops the paper's code runs.
 
-Written from ../shared/spec/ordering.md: Python's stable ``sorted`` (``reverse=True`` for
-descending), list slicing for folding, a per-region loop for STR/SAW, and
+Written from the reference code's loops (microsoft/data-efficacy ``data_ordering/``):
+Python's stable ``sorted`` (``reverse=True`` for descending), list slicing for folding, a
+per-region loop for STR/SAW, and
 ``numpy.random.default_rng(seed).shuffle`` over Python lists for JIT. It is the oracle
 the vectorised engine must equal, and the slow baseline in bench/ordering.py.
 """
