@@ -83,13 +83,16 @@ def bucket_pieces(
     with ``position`` appended. Rows at position -1 (left out by a selection) are dropped
     here, so every engine writes only the kept rows."""
     wanted = positions >= 0
-    if not wanted.all():
-        table, positions = table.filter(pa.array(wanted)), positions[wanted]
+    keep = None if wanted.all() else np.flatnonzero(wanted)
+    if keep is not None:
+        positions = positions[keep]
     if positions.size == 0:
         return
     bucket_of = np.searchsorted(starts, positions, side="right") - 1
     order = np.argsort(bucket_of, kind="stable")
-    table = table.append_column(POSITION, pa.array(positions)).take(pa.array(order))
+    # one take both drops the left-out rows and groups the rest by bucket
+    rows = order if keep is None else keep[order]
+    table = table.take(pa.array(rows)).append_column(POSITION, pa.array(positions[order]))
     bucket_sorted = bucket_of[order]
     cuts = np.flatnonzero(np.diff(bucket_sorted)) + 1
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, order.size], strict=True):
