@@ -190,3 +190,22 @@ def test_id_hash_is_the_same_in_chunks(monkeypatch):
     whole = id_hash(ids)
     monkeypatch.setattr(heldout, "CHUNK", 77)
     np.testing.assert_array_equal(id_hash(ids), whole)
+
+
+def test_a_selected_recipe_trains_one_pass_over_what_it_kept_and_says_when_capped():
+    from dataclasses import replace
+
+    from curation.probe.train import ProbeJob, _extra
+    from tests.curation.probe.conftest import TINY
+
+    selection = {"rule": "top_fraction", "value": 0.5, "kept": 30, "total": 60}
+    for budget, capped in ((10**9, True), (2_000, False), (None, False)):
+        cfg = replace(TINY, token_budget=budget)
+        job = ProbeJob(
+            "top", 0, (), {}, cfg, "", ordering={"method": "saw", "selection": selection}
+        )
+        plan = data.plan_batches(10_000, 4, 64, cfg.token_budget)
+        assert plan.steps <= (10_000 - 1) // 256  # one pass at most: no block read twice
+        assert len(set(plan.starts.tolist())) == plan.steps
+        extra = _extra(job, plan)
+        assert extra["selection"] == selection and extra["budget_capped"] is capped

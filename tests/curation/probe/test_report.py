@@ -86,3 +86,40 @@ def test_duplicate_runs_are_refused():
         summary.summarize([_fake("a", 0, 1.0), _fake("a", 0, 1.0)])
     with pytest.raises(summary.ProbeReportError, match="no finished"):
         summary.summarize([])
+
+
+def test_report_says_what_each_recipe_kept_and_when_its_budget_was_capped(tmp_path):
+    from dataclasses import replace
+
+    from curation.probe.report import data_section
+
+    selection = {
+        "rule": "top_fraction",
+        "value": 0.6,
+        "score": None,
+        "score_column": "_curation_score",
+        "driving_columns": ["compression"],
+        "applied_threshold": 0.4321,
+        "kept": 624,
+        "total": 1040,
+    }
+    config = {**TINY.to_dict(), "token_budget": 10**9}
+    plain = [_fake("random", s, 3.0) for s in range(2)]
+    assert data_section(plain) == []  # nothing selected, no budget capped: no section
+    kept = [
+        replace(
+            _fake("saw-top60", s, 3.0, steps=300),
+            config=config,
+            extra={"selection": selection, "budget_capped": True},
+        )
+        for s in range(2)
+    ]
+    md = "\n".join(data_section(plain + kept))
+    assert "| random | all | none |" in md
+    assert (
+        "| saw-top60 | 624 of 1,040 (60%) | top_fraction 0.6 on the driving score (compression) "
+        "(cut 0.4321) | 300 | 19,200 | 21,000 | capped by kept tokens (1,000,000,000 asked) |"
+    ) in md
+    rep = write_report(plain + kept, str(tmp_path / "rep"), title="T")
+    assert "## Training data per recipe" in rep["markdown"]
+    assert "how many per recipe: below" in rep["markdown"]
