@@ -86,6 +86,17 @@ def _kind(value: object) -> str:
     )
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text} does not fit a 64-bit float")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
 def broken_line(data: bytes, uri: str, first_line: int, why: str) -> JsonLinesError:
     """Error path only: name the first line of the chunk that is not a JSON object, or
     whose field changes type against an earlier line of the chunk."""
@@ -94,7 +105,7 @@ def broken_line(data: bytes, uri: str, first_line: int, why: str) -> JsonLinesEr
         if not text.strip():
             continue
         try:
-            row = json.loads(text)
+            row = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
         except ValueError as exc:
             return JsonLinesError(f"{uri}: line {number} is not valid JSON ({exc}): {text[:80]!r}")
         if not isinstance(row, dict):

@@ -276,3 +276,11 @@ def test_records_without_ids_get_file_and_row_ids(tmp_path):
     assert plain.key != staged.key  # the made ids are part of what the copy holds
     with pytest.raises(StagingError, match=r"already has a column 'url'"):
         stage_corpus(source, str(tmp_path / "r2"), log=lambda m: None, make_ids="url")
+
+
+def test_a_number_no_float_holds_is_named_by_line(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jsonl").write_text('{"id": "a", "x": 1}\n{"id": "b", "x": 1e309}\n')
+    with pytest.raises(StagingError, match=r"a\.jsonl: line 2 .*1e309 does not fit"):
+        stage_corpus(str(src), str(tmp_path / "root"), log=lambda m: None)
