@@ -284,3 +284,21 @@ def test_a_number_no_float_holds_is_named_by_line(tmp_path):
     (src / "a.jsonl").write_text('{"id": "a", "x": 1}\n{"id": "b", "x": 1e309}\n')
     with pytest.raises(StagingError, match=r"a\.jsonl: line 2 .*1e309 does not fit"):
         stage_corpus(str(src), str(tmp_path / "root"), log=lambda m: None)
+
+
+def test_an_s3_glob_is_staged_to_s3_and_reused(tmp_path, s3_bucket):
+    """Sources on S3 (a glob), the staged copy on S3: committed by its record, reused."""
+    from curation.storage import resolve
+
+    rows = dolma_rows(50)
+    local = jsonl_dir(tmp_path / "src", rows, "gzip", files=2)
+    for path in sorted(Path(local).iterdir()):
+        loc = resolve(f"{s3_bucket}/corpus/docs/{path.name}")
+        with loc.fs.open_output_stream(loc.path, compression=None) as out:
+            out.write(path.read_bytes())
+    uri, root = f"{s3_bucket}/corpus/*/*.jsonl.gz", f"{s3_bucket}/work"
+    first = stage_corpus(uri, root, log=lambda m: None)
+    assert first.uri.startswith(f"{s3_bucket}/work/staging/") and not first.reused
+    assert read_ids(first.uri).to_pylist() == [r["id"] for r in rows]
+    again = stage_corpus(uri, root, log=lambda m: None)
+    assert again.reused and again.key == first.key
