@@ -46,14 +46,26 @@ def reserved_problems(names: list[str]) -> list[str]:
     ]
 
 
-def column_problems(project: Project, schema: pa.Schema) -> list[str]:
-    """What is wrong between the project and a corpus of this schema (empty: nothing)."""
+def column_problems(project: Project, schema: pa.Schema, source: str = "") -> list[str]:
+    """What is wrong between the project and a corpus of this schema (empty: nothing).
+    ``source``: the corpus's format when ``schema`` is what it holds before staging
+    (records that must not have the id column ``ids: file_row`` makes); "" once staged."""
     names, problems = schema.names, []
     corpus = project.corpus
-    for key, column in (
-        ("corpus.id_column", corpus.id_column),
-        ("corpus.text_column", corpus.text_column),
-    ):
+    wanted = [("corpus.text_column", corpus.text_column)]
+    if corpus.ids == "file_row" and source == PARQUET:
+        problems.append(
+            "corpus.ids is file_row but the corpus is parquet, read in place: it must carry "
+            f"its own {corpus.id_column!r} column (ids are made only while staging)"
+        )
+    elif corpus.ids == "file_row" and source and corpus.id_column in names:
+        problems.append(
+            f"corpus.ids is file_row but the records already have a {corpus.id_column!r} "
+            "field; use them (ids: column) or name another corpus.id_column"
+        )
+    elif corpus.ids == "column" or not source:
+        wanted.insert(0, ("corpus.id_column", corpus.id_column))
+    for key, column in wanted:
         if column not in names:
             problems.append(f"{key} {column!r} is not a column of the corpus")
     problems += reserved_problems(names)
@@ -115,11 +127,8 @@ def prepare_corpus(project: Project, log: Callable[[str], None] | None = None) -
     peeked = peek_schema(uri)
     if peeked is not None:
         problems = reserved_problems(peeked.names)
-        if make_ids and make_ids in peeked.names:
-            problems.append(
-                f"corpus.ids is file_row but the records already have a {make_ids!r} field; "
-                "use them (ids: column) or name another corpus.id_column"
-            )
+        fmt = corpus_sources(uri).format
+        problems += [p for p in column_problems(project, peeked, fmt) if "file_row" in p]
         _refuse(uri, problems, peeked)
     staged = stage_corpus(
         uri, project.storage.root, project.run.memory_limit_mb, log=log, make_ids=make_ids
@@ -169,7 +178,7 @@ def _corpus_problems(project: Project) -> list[tuple[str, str]]:
         return [("corpus.uri", str(exc))]
     if schema is None:
         return []
-    problems = column_problems(project, schema)
+    problems = column_problems(project, schema, sources.format)
     return [("corpus", f"{uri}: {p} (its columns: {schema.names})") for p in problems]
 
 

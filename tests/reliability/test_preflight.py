@@ -107,3 +107,27 @@ def test_the_shard_writer_still_refuses_unreserved_extra_columns(tmp_path):
     with pytest.raises(ShardError, match=r"'score' must be a reserved name"):
         ShardJob.prepare(uri, [0, 1, 2], extra_columns={"score": [1.0, 2.0, 3.0]})
     assert corpus_layout(uri).n_rows == 3
+
+
+def test_file_row_ids_are_checked_before_a_run(tmp_path):
+    """ids: file_row needs records without the id field, and a corpus that is staged."""
+    from curation.stages.preflight import project_problems
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jsonl").write_text(json.dumps({"text": "x", "int_score": 1}) + "\n")
+    raw = {
+        "corpus": {"uri": str(src), "ids": "file_row"},
+        "scores": {"column": "int_score"},
+        "storage": {"root": str(tmp_path / "root")},
+        "recipes": RECIPES,
+    }
+    assert project_problems(parse_project(raw), "p.yaml") == []
+    (src / "a.jsonl").write_text(json.dumps({"id": "a", "text": "x", "int_score": 1}) + "\n")
+    (problem,) = project_problems(parse_project(raw), "p.yaml")
+    assert "already have a 'id' field" in problem
+    with pytest.raises(PreflightError, match="already have a 'id' field"):
+        prepare_corpus(parse_project(raw))
+    raw["corpus"]["uri"] = corpus(tmp_path)
+    (problem,) = project_problems(parse_project(raw), "p.yaml")
+    assert "parquet, read in place" in problem
