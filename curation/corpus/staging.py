@@ -23,7 +23,7 @@ import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -48,6 +48,10 @@ COMMIT = "_staged.json"
 WORKER_BYTES = 8 * CHUNK_BYTES
 #: Fixed writer options (same input, same bytes): fast zstd, dictionaries where they pay.
 WRITER_OPTIONS = {"compression": "zstd", "compression_level": 1, "version": "2.6"}
+
+
+#: Runs ``fn(*call)`` for each call (one per source file), yielding results in call order.
+MapFiles = Callable[[Callable, list[tuple]], Iterator]
 
 
 class StagingError(CorpusError):
@@ -241,11 +245,14 @@ def stage_corpus(
     workers: int | None = None,
     log: Callable[[str], None] | None = None,
     make_ids: str | None = None,
+    map_files: "MapFiles | None" = None,
 ) -> StagedCorpus:
     """The parquet corpus to read for ``uri``: ``uri`` itself when it is parquet, else its
     staged copy under ``<root>/staging`` (converted now unless an unchanged copy exists).
     ``make_ids``: give the copy an id column of that name, ``<file>#<row>`` (for corpora
-    whose records carry no id, such as DCLM-baseline)."""
+    whose records carry no id, such as DCLM-baseline). ``map_files`` runs the per-file
+    conversions elsewhere (Ray tasks: :mod:`curation.engines.ray_staging`); the work
+    directory must then be reachable from where they run."""
     log = log or _log_default
     sources = corpus_sources(uri)
     if not sources.needs_staging:
@@ -267,7 +274,8 @@ def stage_corpus(
     total = sum(size for _n, size, _h in hashes)
     log(
         f"staging: converting {len(hashes)} {sources.format} file(s) of {uri} "
-        f"({total / 1e6:.1f} MB) on {n} thread(s) into {final.uri}"
+        f"({total / 1e6:.1f} MB) {'as Ray tasks' if map_files else f'on {n} thread(s)'} "
+        f"into {final.uri}"
     )
     work = final if final.is_s3 else base.join(f".tmp-{key}-{uuid.uuid4().hex[:12]}")
     if final.is_s3:
@@ -275,7 +283,7 @@ def stage_corpus(
     else:
         work.fs.create_dir(work.path, recursive=True)
     try:
-        parts = _convert_all(sources, hashes, work, n, log, make_ids)
+        parts = _convert_all(sources, hashes, work, n, log, make_ids, map_files)
         record = _finish(sources, hashes, key, work, parts, n)
         _publish(work, final, record)
     except BaseException:
@@ -285,26 +293,44 @@ def stage_corpus(
     return StagedCorpus(final.uri, uri, sources.format, key, reused=False)
 
 
-def _convert_all(sources, hashes, work: Location, n: int, log, make_ids=None) -> list[Part]:
-    """Every file converted (``n`` at a time), progress logged as files finish."""
+def threads(n: int) -> MapFiles:
+    """Run file conversions on ``n`` threads of this process, results in call order."""
+
+    def run(fn: Callable, calls: list[tuple]) -> Iterator:
+        pool = ThreadPoolExecutor(n, thread_name_prefix="stage")
+        try:
+            futures = [pool.submit(fn, *call) for call in calls]
+            for future in futures:
+                yield future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return run
+
+
+def _convert_all(
+    sources, hashes, work: Location, n: int, log, make_ids=None, map_files=None
+) -> list[Part]:
+    """Every file converted (``n`` at a time on threads, or by ``map_files``: e.g. Ray
+    tasks), progress logged as files finish."""
     started, done, done_bytes = time.monotonic(), 0, 0
     total = sum(size for _n, size, _h in hashes) or 1
     results: list[list[Part]] = []
-    with ThreadPoolExecutor(n, thread_name_prefix="stage") as pool:
-        futures = [
-            pool.submit(_convert_file, i, f, sources.format, work, n == 1, h[0], make_ids)
-            for i, (f, h) in enumerate(zip(sources.files, hashes, strict=True))
-        ]
-        for (name, size, _h), future in zip(hashes, futures, strict=True):
-            results.append(future.result())
-            done, done_bytes = done + 1, done_bytes + size
-            elapsed = max(time.monotonic() - started, 1e-9)
-            rate = done_bytes / elapsed
-            log(
-                f"staging: {done}/{len(hashes)} files ({name}), {done_bytes / 1e6:.1f} of "
-                f"{total / 1e6:.1f} MB, {rate / 1e6:.1f} MB/s, "
-                f"about {(total - done_bytes) / rate:.0f} s left"
-            )
+    calls = [
+        (i, f, sources.format, work, n == 1 and map_files is None, h[0], make_ids)
+        for i, (f, h) in enumerate(zip(sources.files, hashes, strict=True))
+    ]
+    converted = (map_files or threads(n))(_convert_file, calls)
+    for (name, size, _h), parts in zip(hashes, converted, strict=True):
+        results.append(parts)
+        done, done_bytes = done + 1, done_bytes + size
+        elapsed = max(time.monotonic() - started, 1e-9)
+        rate = done_bytes / elapsed
+        log(
+            f"staging: {done}/{len(hashes)} files ({name}), {done_bytes / 1e6:.1f} of "
+            f"{total / 1e6:.1f} MB, {rate / 1e6:.1f} MB/s, "
+            f"about {(total - done_bytes) / rate:.0f} s left"
+        )
     parts = [p for file_parts in results for p in file_parts]
     if not parts:
         raise StagingError(f"corpus {sources.uri} is empty: its files hold no records")

@@ -130,8 +130,18 @@ def prepare_corpus(project: Project, log: Callable[[str], None] | None = None) -
         fmt = corpus_sources(uri).format
         problems += [p for p in column_problems(project, peeked, fmt) if "file_row" in p]
         _refuse(uri, problems, peeked)
+    map_files = None
+    if project.run.engine == "ray":  # the map stage as Ray tasks, one per source file
+        from curation.engines.ray_staging import map_on_ray
+
+        map_files = map_on_ray(project)
     staged = stage_corpus(
-        uri, project.storage.root, project.run.memory_limit_mb, log=log, make_ids=make_ids
+        uri,
+        project.storage.root,
+        project.run.memory_limit_mb,
+        log=log,
+        make_ids=make_ids,
+        map_files=map_files,
     )
     named = uri if staged.uri == uri else f"{uri} (staged as {staged.uri})"
     check_corpus(project, staged.uri, named)
