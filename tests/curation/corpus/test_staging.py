@@ -302,3 +302,13 @@ def test_an_s3_glob_is_staged_to_s3_and_reused(tmp_path, s3_bucket):
     assert read_ids(first.uri).to_pylist() == [r["id"] for r in rows]
     again = stage_corpus(uri, root, log=lambda m: None)
     assert again.reused and again.key == first.key
+
+
+def test_a_csv_directory_is_staged_with_every_column_as_text(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.csv").write_text("id,text,n\n007,hello,1\n008,world,2\n")
+    (src / "b.csv.gz").write_bytes(gzip.compress(b"id,text,n\n009,again,3\n"))
+    table = staged_table(stage_corpus(str(src), str(tmp_path / "root"), log=lambda m: None))
+    assert table.column("id").to_pylist() == ["007", "008", "009"]  # never read as numbers
+    assert table.schema.field("n").type == pa.string()
