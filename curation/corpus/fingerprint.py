@@ -19,7 +19,7 @@ from curation.storage.hashing import sha256_of, text_digest
 from curation.storage.workdir import read_marker
 
 #: Bump when the staged bytes of the same input change (parsing rules, writer options).
-CONVERSION = 1
+CONVERSION = 2
 
 
 def _hash_cache(root: Location, uri: str) -> Location:
