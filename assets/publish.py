@@ -50,7 +50,7 @@ def build_publish_assets(project):
         context: AssetExecutionContext, project: ProjectResource, shards: dict
     ) -> dict[str, VersionRef]:
         proj = project.project
-        root = proj.path("published")
+        root = proj.published_root
         out, refused = {}, []
         for name in context.partition_keys:
             ref: ShardSetRef = shards[name]

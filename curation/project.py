@@ -106,6 +106,8 @@ class StorageSpec(_Strict):
     """Where work files and published datasets go (local path or ``s3://bucket/prefix``)."""
 
     root: str = "var/storage"
+    #: where published datasets go; default ``<root>/published`` (a separate bucket is common)
+    published: str | None = None
     dataset_prefix: str = ""
 
     @field_validator("dataset_prefix")
@@ -316,6 +318,11 @@ class Project(_Strict):
     def recipe_names(self) -> list[str]:
         return [r.name for r in self.recipes]
 
+    @property
+    def published_root(self) -> str:
+        """Where published datasets live (``storage.published``, else ``<root>/published``)."""
+        return self.storage.published or self.path("published")
+
     def dataset_name(self, recipe: str) -> str:
         """A published dataset is named after its recipe (plus the deployment's prefix)."""
         prefix = self.storage.dataset_prefix
@@ -382,7 +389,8 @@ def load_project(path: str | os.PathLike | None = None, env: Mapping[str, str] |
 def _relative_to(raw: dict, base: Path) -> dict:
     """Relative local paths in the file are relative to the file, not the working directory."""
     out = json.loads(json.dumps(raw))
-    for section, key in (("corpus", "uri"), ("scores", "uri"), ("storage", "root")):
+    keys = (("corpus", "uri"), ("scores", "uri"), ("storage", "root"), ("storage", "published"))
+    for section, key in keys:
         value = (out.get(section) or {}).get(key) if isinstance(out.get(section), dict) else None
         if isinstance(value, str) and "://" not in value and not os.path.isabs(value):
             out[section][key] = str((base / value).resolve())
@@ -440,6 +448,7 @@ def apply_env(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         "CURATION_CORPUS": ("corpus", "uri", str),
         "CURATION_SCORES": ("scores", "uri", str),
         "CURATION_ROOT": ("storage", "root", str),
+        "CURATION_PUBLISHED": ("storage", "published", str),
         "CURATION_DATASET": ("storage", "dataset_prefix", str),
         "CURATION_MEMORY_LIMIT_MB": ("run", "memory_limit_mb", _as_int),
         "CURATION_ROWS_PER_SHARD": ("run", "rows_per_shard", _as_int),

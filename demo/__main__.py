@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     code = curation_main(["run", *sum((["--recipe", r] for r in args.recipe or []), [])])
     home = os.environ["DAGSTER_HOME"]
     print(f"Dagster instance: {home}  (browse it: DAGSTER_HOME={home} dagster dev)")
-    print(f"published datasets: curation datasets list --root {project.path('published')}")
+    print(f"published datasets: curation datasets list --root {project.published_root}")
     return code
 
 

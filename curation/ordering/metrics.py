@@ -118,16 +118,20 @@ def guideline_metrics(
     return metrics
 
 
-def expected_shape(method: str, params: dict[str, Any]) -> dict[str, dict[str, float]]:
+def expected_shape(
+    method: str, params: dict[str, Any], all_tied: bool = False
+) -> dict[str, dict[str, float]]:
     """Bounds each method's guideline metrics must meet (used by the ordering checks).
 
     Only structural facts that hold for any score distribution: a sorted order and SAW
     with an odd folding layer (without JIT) never step back by a cliff; ascending
-    sort-based orders start in the lower half and end in the upper half.
+    sort-based orders start in the lower half and end in the upper half -- unless every
+    score is the same (one document, or a selection that kept one score value), when
+    every order is sorted and tied scores all share rank 0.
     """
     jit = int(params.get("window_size", 0) or 0) > 1
     shape: dict[str, dict[str, float]] = {}
-    if method in ("sorted", "str", "saw") and params.get("ascending", True):
+    if method in ("sorted", "str", "saw") and params.get("ascending", True) and not all_tied:
         shape["boundary_last_q"] = {"min": 0.5}
         shape["boundary_first_q"] = {"max": 0.5}
     if jit:

@@ -136,6 +136,7 @@ def check_recipe_ordering(ref: OrderingRef, corpus: CorpusRef, scores: ScoresRef
         else:
             recomputed = np.asarray(order(values, ref.method, **ref.params))
     if kept is None:
+        series = values
         metrics = guideline_metrics(
             values, positions, BATCH_SIZE, ref.params.get("ascending", True)
         )
@@ -145,12 +146,13 @@ def check_recipe_ordering(ref: OrderingRef, corpus: CorpusRef, scores: ScoresRef
         metrics = guideline_metrics(
             series, np.arange(series.size), BATCH_SIZE, ref.params.get("ascending", True)
         )
+    all_tied = bool(series.size == 0 or np.nanmin(series) == np.nanmax(series))
     metrics.pop("curve")
     return check_ordering(
         positions,
         values.size,
         recomputed=recomputed,
         metrics=metrics,
-        expected_shape=expected_shape(ref.method, ref.params),
+        expected_shape=expected_shape(ref.method, ref.params, all_tied),
         kept=kept,
     )

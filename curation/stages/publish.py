@@ -35,7 +35,7 @@ def publish_shard_set(
 ) -> VersionRef:
     """Publish (or republish, unchanged) the recipe's version; ``verdicts`` maps each guard
     to ``{"passed": bool, ...}``. Raises ``PublishRefused`` unless every guard passed."""
-    root = project.path("published")
+    root = project.published_root
     dataset = dataset_for(project, shards)
     ordering = shards.ordering
     before = current_latest(root, dataset)

@@ -10,10 +10,7 @@ import os
 import re
 import subprocess
 import sys
-import warnings
 from pathlib import Path
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 JOB = Path(__file__).with_name("job.py")
@@ -33,51 +30,26 @@ def run_library_pipeline(
     rows_per_shard: int = 500,
     say=lambda phase: None,
 ) -> str:
-    """ids -> scores -> ordering -> shards -> published version; returns the version id."""
-    import curation
-    from curation.corpus.read import corpus_version, read_ids
-    from curation.ordering.engine import guideline_metrics, order
-    from curation.publish import publish_version
-    from curation.scores import align_scores, import_scores, score_version
-    from curation.shards import write_ordered_shards
+    """One recipe through every production stage without an orchestrator
+    (:func:`curation.stages.local.run_recipe`: content addressing, blocking checks, split
+    shard units, publishing), work files under ``work``, the version under ``root/dataset``;
+    returns the version id."""
+    from curation.project import parse_project
+    from curation.stages.local import run_recipe
 
-    ids = read_ids(corpus)
-    table = import_scores(scores, score_columns=["quality"])
-    values = align_scores(ids, table, "quality")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rows = order(values, method, seed=seed)
-    params = rows.metadata["params"]
-    metrics = guideline_metrics(values, rows, 16, params.get("ascending", True))
-    metrics.pop("curve", None)
-    say("shards")
-    shards = write_ordered_shards(
-        corpus,
-        np.asarray(rows),
-        work,
-        rows_per_shard=rows_per_shard,
-        extra_columns={"_curation_score": values[rows]},
-        progress=False,
+    project = parse_project(
+        {
+            "corpus": {"uri": corpus},
+            "scores": {"uri": scores, "columns": ["quality"]},
+            "storage": {"root": work, "published": root},
+            "run": {"rows_per_shard": rows_per_shard},
+            "recipes": [{"name": dataset, "method": method, "params": {"seed": seed}}],
+        },
+        source="reliability job",
     )
-    say("publish")
-    lineage = {
-        "corpus_version": corpus_version(corpus),
-        "score_version": score_version(table),
-        "method": method,
-        "params": params,
-        "seed": seed,
-        "code_version": curation.__version__,
-    }
-    published = publish_version(
-        root,
-        dataset,
-        [s.path for s in shards],
-        lineage,
-        metrics=metrics,
-        checks={"coverage": {"passed": True}},
-    )
+    version = run_recipe(project, dataset, say=say).version
     say("done")
-    return published.version
+    return version
 
 
 def job_command(

@@ -22,6 +22,7 @@ from curation.ordering.engine import METHODS, order
 from curation.publish import PublishError
 from curation.scores import ScoreError, align_scores, combine_scores, import_scores
 from curation.shards import ShardError, write_ordered_shards
+from curation.stages.local import CheckFailed
 from tests.factories import LINEAGE, corpus_table, score_table
 from tests.reliability.helpers import run_library_pipeline
 
@@ -63,7 +64,8 @@ def corpus(tmp_path) -> tuple[str, pa.Table]:
 def pipeline_publishes_nothing(
     tmp_path, corpus_uri: str, scores_uri: str, error: type = ValueError
 ) -> str:
-    """Run the library pipeline on bad input: it must fail before anything is published."""
+    """Run a recipe through the production stages on bad input: it must fail (an error, or a
+    blocking check) before anything is published."""
     root = tmp_path / "published"
     with pytest.raises(error) as err:
         run_library_pipeline(corpus_uri, scores_uri, str(tmp_path / "work"), str(root), "bad")
@@ -163,7 +165,8 @@ def test_duplicate_score_ids(tmp_path, corpus):
         align_scores(read_ids(uri), import_scores(path), "quality")
     assert err.value.problem == "duplicate_ids" and set(err.value.ids) <= set(ids[:15])
     assert len(err.value.ids) == MAX_NAMED
-    assert "duplicate_ids" in pipeline_publishes_nothing(tmp_path, uri, path, ScoreError)
+    message = pipeline_publishes_nothing(tmp_path, uri, path, CheckFailed)
+    assert "duplicate ids in the score table" in message and ids[0] in message
 
 
 def test_score_rows_for_unknown_ids(tmp_path, corpus):
@@ -175,7 +178,8 @@ def test_score_rows_for_unknown_ids(tmp_path, corpus):
         align_scores(read_ids(uri), import_scores(path), "quality")
     assert err.value.problem == "unknown_ids" and "25 score row(s)" in str(err.value)
     assert err.value.ids == unknown[:MAX_NAMED]
-    assert "unknown_ids" in pipeline_publishes_nothing(tmp_path, uri, path, ScoreError)
+    message = pipeline_publishes_nothing(tmp_path, uri, path, CheckFailed)
+    assert "score ids not in the corpus" in message and unknown[0] in message
 
 
 def test_corpus_ids_without_scores(tmp_path, corpus):
@@ -186,7 +190,8 @@ def test_corpus_ids_without_scores(tmp_path, corpus):
         align_scores(read_ids(uri), import_scores(path), "quality")
     assert err.value.problem == "missing_scores" and "35 corpus id(s)" in str(err.value)
     assert err.value.ids == ids[5 : 5 + MAX_NAMED]
-    assert "missing_scores" in pipeline_publishes_nothing(tmp_path, uri, path, ScoreError)
+    message = pipeline_publishes_nothing(tmp_path, uri, path, CheckFailed)
+    assert "corpus ids without a score" in message and ids[5] in message
 
 
 def test_id_types_that_do_not_match(tmp_path, corpus):
@@ -212,7 +217,8 @@ def test_non_finite_scores_name_the_ids(tmp_path, corpus, bad):
     with pytest.raises(ScoreError) as err:
         align_scores(read_ids(uri), import_scores(path), "quality")
     assert err.value.problem == "non_finite" and err.value.ids == [ids[3], ids[17]]
-    assert "non_finite" in pipeline_publishes_nothing(tmp_path, uri, path, ScoreError)
+    message = pipeline_publishes_nothing(tmp_path, uri, path, CheckFailed)
+    assert "scores in" in message and ids[3] in message and ids[17] in message
 
 
 def test_strings_that_are_not_numbers(tmp_path, corpus):

@@ -52,3 +52,14 @@ def test_failed_coverage_publishes_nothing(inputs):
     with pytest.raises(CheckFailed, match="score_coverage"):
         run_recipe(project, project.recipe_names[0])
     assert published_versions(project.storage.root) == {}
+
+
+@pytest.mark.parametrize("method", ["sorted", "str", "saw"])
+def test_equal_scores_pass_the_ordering_check(inputs, method):
+    """Every score the same: every order is sorted; the shape bounds do not apply."""
+    base, corpus, ids, _ = inputs
+    flat = write_scores(base / f"flat-{method}.parquet", ids, [3.0] * len(ids))
+    project = make_project(
+        base / f"flat-{method}", corpus, flat, recipes=[{"name": "r", "method": method}]
+    )
+    assert run_recipe(project, "r").rows == len(ids)
