@@ -189,6 +189,7 @@ _TYPES = {
     for cls in (CorpusRef, ScoresRef, OrderingRef, ShardRef, ShardSetRef, VersionRef, ShardPlan)
 }
 _TAG = "__ref__"
+_PLAIN = "dict"  # the tag of a plain mapping whose own keys include the tag
 
 
 def _encode(value: Any) -> Any:
@@ -196,7 +197,8 @@ def _encode(value: Any) -> Any:
         fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {_TAG: type(value).__name__, **fields}
     if isinstance(value, dict):
-        return {str(k): _encode(v) for k, v in value.items()}
+        encoded = {str(k): _encode(v) for k, v in value.items()}
+        return {_TAG: _PLAIN, "items": encoded} if _TAG in encoded else encoded
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
     if isinstance(value, np.generic):
@@ -206,8 +208,10 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
-        decoded = {k: _decode(v) for k, v in value.items() if k != _TAG}
         kind = value.get(_TAG)
+        if kind == _PLAIN:  # plain data that itself has the tag as a key
+            return {k: _decode(v) for k, v in value["items"].items()}
+        decoded = {k: _decode(v) for k, v in value.items() if k != _TAG}
         if kind is None:
             return decoded
         cls = _TYPES[kind]
