@@ -15,10 +15,8 @@ the same run:
   pyarrow read + write of the corpus, once per recipe;
 - cost per document against the previous (smaller) size.
 
-``--selection`` runs instead the same SAW-2 (JIT) recipe on every row and on the top 50 % by
-a uniform random score (so the kept rows are spread over every source row group), in one
-run, ``--rounds`` times: rows, bytes written and shard-step seconds of each, and the ratio
-top50 / all per round and their median.
+``--selection`` compares instead a recipe keeping 50 % with the same recipe on every row
+(``bench/pipeline_selection.py``).
 """
 
 import argparse
@@ -247,111 +245,6 @@ def measure(n_docs: int, args: argparse.Namespace) -> dict:
     return summary
 
 
-# ----------------------------------------------------------------------------- selection
-
-#: the same SAW-2 (JIT) ordering of the whole corpus and of the top half by the same score
-SELECTION_RECIPES = [
-    {"name": "saw-all", "method": "saw", "params": {"num_sections": 2, "window_fraction": 0.005}},
-    {
-        "name": "saw-top50",
-        "method": "saw",
-        "params": {"num_sections": 2, "window_fraction": 0.005},
-        "select": {"top_fraction": 0.5},
-    },
-]
-
-
-RATIOS = ("rows", "bytes", "shard_s", "scatter_s", "write_s")
-
-
-def random_scores(corpus: Path, n_docs: int) -> Path:
-    """A cached score table (``id``, ``quality`` uniform in [0, 1)): the kept half is spread
-    over every source row group, the case where selection saves least on reading."""
-    out = CACHE / f"scale-{n_docs}-scores.parquet"
-    if not out.exists():
-        ids = pa.concat_tables(
-            pq.read_table(p, columns=["id"]) for p in sorted(corpus.glob("*.parquet"))
-        ).column("id")
-        quality = np.random.default_rng(7).random(len(ids))
-        pq.write_table(pa.table({"id": ids, "quality": quality}), str(out) + ".tmp")
-        os.replace(str(out) + ".tmp", out)
-    return out
-
-
-def shard_cost(home: Path, windows: list, recipe: str) -> dict:
-    """One recipe's shard steps (scatter + write units, its own mapping key) and the bytes
-    and rows of its published version."""
-    from assets.partitions import mapping_key
-
-    key = mapping_key(recipe)
-    mine = [(step, end - start) for step, start, end in windows if step.startswith("shards.")]
-    mine = [(step, seconds) for step, seconds in mine if key in step]
-    steps = [seconds for _, seconds in mine]
-    scatter = sum(seconds for step, seconds in mine if "scatter" in step)
-    write = sum(seconds for step, seconds in mine if "write" in step)
-    dataset = home / "storage" / "published" / recipe
-    version = json.loads((dataset / "latest.json").read_text())["version"]
-    manifest = json.loads((dataset / version / "manifest.json").read_text())
-    parts = sorted((dataset / version).glob("part-*.parquet"))
-    return {
-        "shard_s": float(sum(steps)),
-        "scatter_s": float(scatter),
-        "write_s": float(write),
-        "units": len(steps),
-        "bytes": sum(p.stat().st_size for p in parts),
-        "rows": int(manifest["num_rows"]),
-    }
-
-
-def measure_selection(n_docs: int, args: argparse.Namespace) -> dict:
-    """``saw-all`` against ``saw-top50`` in one pipeline run, ``args.rounds`` times (fresh
-    instance and storage each): bytes written and shard seconds, their ratio per round."""
-    import yaml
-
-    corpus = build_corpus(n_docs)
-    scores = random_scores(corpus, n_docs)
-    print(f"\n== selection, {n_docs:,} documents: {corpus}, scores {scores} ==", flush=True)
-    rounds = []
-    for r in range(args.rounds):
-        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-            home = Path(tmp)
-            config = home / "curation.yaml"
-            project = {
-                "scores": {"uri": str(scores), "columns": ["quality"]},
-                "run": {"shard_steps": 2},
-                "recipes": SELECTION_RECIPES,
-            }
-            config.write_text(yaml.safe_dump(project, sort_keys=False))
-            res = run_pipeline(corpus, args, home, {"CURATION_CONFIG": str(config)})
-            if res["code"]:
-                tail = res["log"].read_text().splitlines()[-15:]
-                raise SystemExit("pipeline FAILED:\n  " + "\n  ".join(tail))
-            windows = step_windows(home)
-            cost = {
-                rec["name"]: shard_cost(home, windows, rec["name"]) for rec in SELECTION_RECIPES
-            }
-        full, half = cost["saw-all"], cost["saw-top50"]
-        ratio = {k: half[k] / max(full[k], 1e-9) for k in RATIOS}
-        rounds.append({"all": full, "top50": half, "ratio": ratio})
-        print(
-            f"round {r + 1}: all {full['rows']:,} rows {full['bytes'] / MiB:,.1f} MiB "
-            f"{full['shard_s']:.1f} s (scatter {full['scatter_s']:.1f}, write "
-            f"{full['write_s']:.1f}; {full['units']} units); top50 {half['rows']:,} rows "
-            f"{half['bytes'] / MiB:,.1f} MiB {half['shard_s']:.1f} s (scatter "
-            f"{half['scatter_s']:.1f}, write {half['write_s']:.1f}); ratios "
-            + ", ".join(f"{k} {v:.3f}" for k, v in ratio.items()),
-            flush=True,
-        )
-    median = {k: float(np.median([x["ratio"][k] for x in rounds])) for k in RATIOS}
-    print(
-        f"median of {len(rounds)} rounds, top50 / all: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in median.items())
-        + " (goal: bytes 0.5, shard time about 0.5; scatter reads the whole corpus either way)",
-        flush=True,
-    )
-    return {"mode": "selection", "docs": n_docs, "rounds": rounds, "median_ratio": median}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", nargs="+", type=float, default=[1e5, 1e6])
@@ -377,6 +270,8 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     print(f"cores {len(os.sched_getaffinity(0))}, memory setting {args.memory_mb} MiB")
     if args.selection:
+        from pipeline_selection import measure_selection  # bench/ is on sys.path[0]
+
         args.recipe_names = ""
         for n in [int(d) for d in args.docs]:
             summary = measure_selection(n, args)
