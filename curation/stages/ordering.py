@@ -22,6 +22,7 @@ from curation.project import Project, Recipe
 from curation.quality import CheckOutcome, check_ordering
 from curation.refs import CorpusRef, OrderingRef, ScoresRef
 from curation.scores.aligned import aligned_values
+from curation.scores.errors import ScoreError
 from curation.storage import resolve
 from curation.storage.intact import parquet_problem, reusable
 from curation.warnings_capture import captured_warnings
@@ -48,7 +49,12 @@ def select_rows(recipe: Recipe, corpus: CorpusRef, scores: ScoresRef) -> Selecti
     if problem:
         raise SelectionError(f"recipe {recipe.name!r}: select: {problem}")
     try:
-        return select(aligned_values(corpus, scores, spec.score), rule, value)
+        values = aligned_values(corpus, scores, spec.score)
+    except ScoreError as exc:  # a raw column the coverage check does not see: NaN, missing
+        where = f"select.score {spec.score!r}" if spec.score else "select"
+        raise SelectionError(f"recipe {recipe.name!r}: {where}: {exc}") from exc
+    try:
+        return select(values, rule, value)
     except SelectionError as exc:
         raise SelectionError(f"recipe {recipe.name!r}: select.{rule}: {exc}") from None
 
