@@ -8,6 +8,8 @@ core). Each side runs in its own subprocess so that its peak RSS (``ru_maxrss``)
 
     python bench/reorder.py            # ~2 GB of text (cached under var/bench/)
     python bench/reorder.py --quick    # ~200 MB, also times the gather strategy
+    python bench/reorder.py --engine ray --docs 1e6   # the stage on local vs Ray, in rounds
+                                       # (bench/reorder_engines.py)
 """
 
 import argparse
@@ -260,11 +262,24 @@ def main() -> None:
     parser.add_argument("--duckdb-threads", type=int, default=1)
     parser.add_argument("--no-duckdb", action="store_true")
     parser.add_argument("--child", choices=["baseline", "reorder", "duckdb"])
+    parser.add_argument("--engine", choices=["local", "ray"], default="local")
+    parser.add_argument("--docs", type=float, default=1e6, help="--engine ray: corpus size")
+    parser.add_argument("--rounds", type=int, default=3, help="--engine ray: alternating rounds")
+    parser.add_argument("--shuffle", nargs="+", default=["objects", "spill"])
+    parser.add_argument("--shard-mb", type=int, default=32, help="--engine ray: shard size")
+    parser.add_argument("--object-store-mb", type=int, default=1024)
     parser.add_argument("--corpus")
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.child:
         child_main(args)
+        return
+    if args.engine == "ray":
+        from bench import pipeline_scale, reorder_engines
+
+        args.corpus = pipeline_scale.build_corpus(int(args.docs))
+        args.work = CACHE / "engines"
+        reorder_engines.main(args)
         return
     size = 200 * MiB if args.quick else 2048 * MiB
     print(f"corpus: ~{size // MiB} MiB of text under {CACHE}", flush=True)
