@@ -20,6 +20,7 @@ Every task is idempotent (a shard is written under a temporary name and moved, o
 whole), so Ray may retry any of them (``max_retries``) after a lost worker or node.
 """
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 
@@ -45,7 +46,20 @@ from curation.shards.writer import ShardInfo
 #: Ray re-runs a task this often after its worker or node died (units are idempotent).
 MAX_RETRIES = 3
 
+#: How long the head (GCS) may not answer before the run fails (Ray waits 60 s by default).
+HEAD_GRACE_S = 10.0
+
 Progress = Callable[[str], None]
+
+
+def head_answers(address: str) -> bool:
+    """Whether the head's GCS port accepts a connection."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2.0):
+            return True
+    except OSError:
+        return False
 
 
 def write_shard_set_on_ray(
@@ -166,12 +180,24 @@ def _spill(ray, plan, specs, arrays, layout, log) -> list[ShardInfo]:
 
 
 def _wait(ray, refs: list, phase: str, plan: ShardPlan, log: Progress, started: float) -> list:
-    """Results in submission order, logging progress (units done, rows/s) as they finish."""
+    """Results in submission order, logging progress (units done, rows/s) as they finish.
+    A head that stops answering fails the run here, naming it (Ray itself would end this
+    process without a word once its own reconnect timeout passes)."""
     pending, done, last = list(refs), 0, time.monotonic()
+    head = ray.get_runtime_context().gcs_address
+    unreachable_since = None
     while pending:
-        ready, pending = ray.wait(pending, num_returns=1, timeout=10.0)
+        ready, pending = ray.wait(pending, num_returns=1, timeout=2.0)
         done += len(ready)
         now = time.monotonic()
+        if not ready:
+            unreachable_since = None if head_answers(head) else unreachable_since or now
+            if unreachable_since is not None and now - unreachable_since >= HEAD_GRACE_S:
+                raise RayEngineError(
+                    f"recipe {plan.recipe}: the Ray head at {head} stopped answering during the "
+                    f"reorder ({phase}, {done}/{len(refs)} units done); the run stops and "
+                    "nothing is committed or published"
+                )
         if now - last >= 5.0 or not pending:
             elapsed = max(now - started, 1e-9)
             log(

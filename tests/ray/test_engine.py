@@ -79,6 +79,8 @@ CORPORA = {
     # string ids, 3 files, built-in scorers (scored on Ray too), many small shards; run by
     # the library's own runner (no orchestrator)
     "string-ids-builtin": dict(n=1500, files=3, scorers=["length", "compression"], rps=70),
+    # the same through the local engine's spill files instead of Ray's object store
+    "string-ids-spill": dict(n=900, files=2, scorers=["length"], rps=40, shuffle="spill"),
     # int ids, 4 files of odd row groups, one imported score column; run by the Dagster graph
     "int-ids-imported": dict(n=1200, files=4, scorers=None, rps=101),
 }
@@ -89,7 +91,9 @@ def _run(tmp_path, name: str, spec: dict, engine: str) -> dict:
     if spec["scorers"]:
         corpus = write_corpus(base / "corpus", spec["n"], seed=5, files=spec["files"])
         scores = None
-        extra = {"scorers": spec["scorers"], "weights": [1.0, 1.0]}
+        extra = {"scorers": spec["scorers"]}
+        if len(spec["scorers"]) > 1:
+            extra["weights"] = [1.0] * len(spec["scorers"])
     else:
         corpus = _int_id_corpus(base / "corpus", spec["n"], spec["files"])
         ids = pq.read_table(corpus, columns=["id"]).column("id")
@@ -103,6 +107,7 @@ def _run(tmp_path, name: str, spec: dict, engine: str) -> dict:
         scores,
         recipes=RECIPES,
         run={"rows_per_shard": spec["rps"], "engine": engine, "memory_limit_mb": 256},
+        ray={"shuffle": spec.get("shuffle", "objects")},
     )
     if extra:  # built-in scorers instead of an imported column
         spec_scores = project.scores.model_copy(update={"uri": None, "columns": [], **extra})
