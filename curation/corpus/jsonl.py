@@ -38,36 +38,37 @@ def compression_of(path: str) -> str | None:
     return None
 
 
-def line_chunks(stream, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+def line_chunks(stream, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, pa.Buffer]]:
     """``(first line number, bytes)`` of consecutive chunks that end at a newline (the last
-    may not); lines are numbered from 1."""
+    may not); lines are numbered from 1. A chunk is a zero-copy view of what was read (only
+    the cut-off partial line is copied), and the previous chunk is let go before the next
+    is read, so a file holds about one chunk here."""
     line, rest = 1, b""
     while True:
-        data = stream.read(chunk_bytes)
-        if not data:
+        data = bytearray(rest)
+        data += stream.read(chunk_bytes)
+        if len(data) == len(rest):  # end of the stream
             if rest.strip():
-                yield line, rest
+                yield line, pa.py_buffer(rest)
             return
-        data = rest + data if rest else data
         cut = data.rfind(b"\n") + 1
         if cut == 0:  # one line longer than the chunk: keep reading until it ends
-            rest = data
+            rest = bytes(data)
             continue
-        rest = data[cut:]
-        chunk = data[:cut] if rest else data
-        yield line, chunk
-        line += chunk.count(b"\n")
+        rest = bytes(data[cut:])
+        yield line, pa.py_buffer(data).slice(0, cut)
+        line += data.count(b"\n", 0, cut)
+        del data
 
 
-def _check_utf8(data: bytes, uri: str, first_line: int) -> None:
+def _check_utf8(data: pa.Buffer, uri: str, first_line: int) -> None:
     """pyarrow's JSON reader replaces invalid UTF-8 silently; refuse it by line instead
     (the check is Arrow's vectorised validation, ~1 ms per 16 MiB)."""
-    offsets = pa.py_buffer(struct.pack("=ii", 0, len(data)))  # not pa.array: no pandas import
+    offsets = pa.py_buffer(struct.pack("=ii", 0, data.size))  # not pa.array: no pandas import
     try:
-        pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)]).validate(
-            full=True
-        )
+        pa.Array.from_buffers(pa.string(), 1, [None, offsets, data]).validate(full=True)
     except pa.ArrowInvalid:
+        data = data.to_pybytes()  # the error path only
         try:
             data.decode("utf-8")
             return
@@ -154,15 +155,17 @@ class ChunkParser:
     order: list[str] = field(default_factory=list)
     primed: bool = False
 
-    def _prime(self, data: bytes) -> None:
+    def _prime(self, data: pa.Buffer) -> None:
         """From the file's first record: its field order, and the top-level strings that
         look like timestamps, read as strings from the start (saves parsing the first chunk
         twice; anything missed here is caught by the check after parsing)."""
         self.primed = True
+        data = data.slice(0, min(data.size, 1 << 20)).to_pybytes()  # a long first line: skip
         start = 0
         while start < len(data):  # the first non-blank line, without splitting the chunk
             end = data.find(b"\n", start)
-            end = len(data) if end < 0 else end
+            if end < 0:
+                return
             text, start = data[start:end], end + 1
             if text.strip():
                 try:
@@ -180,8 +183,10 @@ class ChunkParser:
                     )
                 return
 
-    def parse(self, first_line: int, data: bytes) -> pa.Table | None:
+    def parse(self, first_line: int, data: pa.Buffer | bytes) -> pa.Table | None:
         """The chunk's rows (None when it holds only blank lines)."""
+        if not isinstance(data, pa.Buffer):
+            data = pa.py_buffer(data)
         _check_utf8(data, self.uri, first_line)
         if not self.primed:
             self._prime(data)
@@ -202,9 +207,9 @@ class ChunkParser:
         present = set(table.column_names)
         return table.select([n for n in self.order if n in present])
 
-    def _read(self, first_line: int, data: bytes, hints: dict) -> pa.Table | None:
+    def _read(self, first_line: int, data: pa.Buffer, hints: dict) -> pa.Table | None:
         schema = pa.schema(list(hints.items())) if hints else None
-        block = 1 << 20 if self.threads else len(data) + 1
+        block = 1 << 20 if self.threads else data.size + 1
         for attempt in range(3):
             try:
                 return pajson.read_json(
@@ -217,12 +222,12 @@ class ChunkParser:
                 if text.startswith("Empty JSON"):
                     return None
                 if "straddl" in text and attempt == 0:
-                    block = len(data) + 1  # a line longer than the block: one block
+                    block = data.size + 1  # a line longer than the block: one block
                     continue
                 if schema is not None and attempt < 2:
                     schema = None  # a hinted field holds another type here: infer it
                     continue
-                raise broken_line(data, self.uri, first_line, text) from None
+                raise broken_line(data.to_pybytes(), self.uri, first_line, text) from None
         raise AssertionError("unreachable")
 
 
