@@ -79,7 +79,23 @@ class RowHasher:
         empty = np.zeros(0, dtype=np.uint64)
         self._powers, self._power_sums, self._inverse, self._work = empty, empty, empty, empty
 
+    #: rows hashed at a time: the tables hold 32 bytes per byte of a chunk, so hashing a
+    #: whole shard's ids at once held ~470 MB per 10^6 ids; a chunk keeps them to a few MB
+    CHUNK_ROWS = 1 << 15
+
     def __call__(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
+        """One fingerprint per row (identical however the rows are chunked)."""
+        if len(ids) <= self.CHUNK_ROWS:
+            return self._hash(ids, texts)
+        out = np.empty(len(ids), dtype=np.uint64)
+        for start in range(0, len(ids), self.CHUNK_ROWS):
+            stop = min(start + self.CHUNK_ROWS, len(ids))
+            out[start:stop] = self._hash(
+                ids.slice(start, stop - start), texts.slice(start, stop - start)
+            )
+        return out
+
+    def _hash(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
         out = np.zeros(len(ids), dtype=np.uint64)
         for salt, column in enumerate((ids, texts), start=1):
             offsets, raw = _utf8_buffers(column)

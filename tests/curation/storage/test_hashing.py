@@ -51,3 +51,17 @@ def test_same_row_same_digest_anywhere_in_a_batch():
     got = row_digests(ids, text)
     assert got[0] == got[2]
     assert len(set(got.tolist())) == 3
+
+
+def test_row_fingerprints_do_not_depend_on_chunking(monkeypatch):
+    """Large columns are hashed a chunk at a time (bounded work tables): same fingerprints."""
+    import pyarrow as pa
+
+    from curation.storage.hashing import RowHasher
+
+    ids = pa.array([f"doc-{i}" for i in range(1000)])
+    texts = pa.array([("word " * (i % 17)) or None for i in range(1000)])
+    whole = RowHasher()(ids, texts)
+    monkeypatch.setattr(RowHasher, "CHUNK_ROWS", 7)
+    assert (RowHasher()(ids, texts) == whole).all()
+    assert (RowHasher()(ids.slice(3, 500), texts.slice(3, 500)) == whole[3:503]).all()
