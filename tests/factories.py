@@ -85,6 +85,17 @@ def write_scores(path: pathlib.Path, ids: list[str], values: list) -> str:
     return str(path)
 
 
+def scored_corpus(base: pathlib.Path, n: int = 60, step: int = 37) -> tuple[str, list, str]:
+    """A test corpus of ``n`` real texts and a ``quality`` score table over its ids (scores
+    ``(i * step) % (n + 1)``: many distinct values, a few repeats); (corpus, ids, scores)."""
+    corpus = make_corpus(base / "corpus", n=n)
+    ids = pq.read_table(corpus, columns=["id"]).column("id").to_pylist()
+    scores = write_scores(
+        base / "scores.parquet", ids, [float((i * step) % (n + 1)) for i in range(n)]
+    )
+    return corpus, ids, scores
+
+
 def make_project(
     base: pathlib.Path,
     corpus: str,

@@ -2,7 +2,7 @@
 
 The paper's pipeline is ``D_train = f_o(f_s(D))``: one score first selects, then orders what
 was kept. This restates the reference code's three rules (microsoft/data-efficacy,
-``data_selection/``; see ../shared/spec/ordering.md) vectorised, because their *output order*
+``data_selection/``) vectorised, because their *output order*
 is the input order of the ordering step and so decides its ties and JIT windows:
 
 - ``top_fraction`` R (the reference's ``top_r``): K = int(n * R); ``top_k`` K: the last K of

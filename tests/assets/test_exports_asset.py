@@ -3,7 +3,6 @@
 import json
 import os
 
-import pyarrow.parquet as pq
 import pytest
 from dagster import instance_for_test
 
@@ -11,7 +10,7 @@ from curation.project import RecipeError, parse_project
 from curation.publish import resolve_version
 from curation.reader import OrderedDataset, PackedDataset
 from curation.reader.export.tokens import TokenStore
-from tests.factories import make_corpus, make_project, write_scores
+from tests.factories import make_project, scored_corpus
 from tests.graph import run_graph
 
 RECIPES = [
@@ -31,9 +30,7 @@ RECIPES = [
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("exports")
-    corpus = make_corpus(base / "corpus", n=40)
-    ids = pq.read_table(corpus, columns=["id"]).column("id").to_pylist()
-    scores = write_scores(base / "scores.parquet", ids, [float((i * 7) % 41) for i in range(40)])
+    corpus, _, scores = scored_corpus(base, n=40, step=7)
     project = make_project(base / "root", corpus, scores, recipes=RECIPES)
     with instance_for_test() as instance:
         result = run_graph(instance, project)

@@ -1,16 +1,15 @@
 """The real Dagster graph end to end: recipes drive every run, blocked publishing, reuse."""
 
-import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, instance_for_test
 
 from curation.publish import resolve_version, verify_version
 from tests.factories import (
     RECIPES,
-    make_corpus,
     make_project,
     manifest,
     published_versions,
+    scored_corpus,
     write_scores,
 )
 from tests.graph import run_graph
@@ -19,9 +18,7 @@ from tests.graph import run_graph
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     base = tmp_path_factory.mktemp("pipeline")
-    corpus = make_corpus(base / "corpus", n=60)
-    ids = pq.read_table(corpus, columns=["id"]).column("id").to_pylist()
-    scores = write_scores(base / "scores.parquet", ids, [float((i * 37) % 61) for i in range(60)])
+    corpus, ids, scores = scored_corpus(base)
     return {"base": base, "corpus": corpus, "ids": ids, "scores": scores}
 
 

@@ -1,22 +1,19 @@
 """The local runner: every stage in order without an orchestrator, the same version ids as
 the Dagster graph, blocking checks that stop it before anything is published."""
 
-import pyarrow.parquet as pq
 import pytest
 from dagster import instance_for_test
 
 from curation.publish import verify_version
 from curation.stages.local import CheckFailed, run_project, run_recipe
-from tests.factories import RECIPES, make_corpus, make_project, published_versions, write_scores
+from tests.factories import RECIPES, make_project, published_versions, scored_corpus, write_scores
 from tests.graph import run_graph
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     base = tmp_path_factory.mktemp("local")
-    corpus = make_corpus(base / "corpus", n=60)
-    ids = pq.read_table(corpus, columns=["id"]).column("id").to_pylist()
-    scores = write_scores(base / "scores.parquet", ids, [float((i * 37) % 61) for i in range(60)])
+    corpus, ids, scores = scored_corpus(base)
     return base, corpus, ids, scores
 
 
