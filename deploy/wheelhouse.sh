@@ -26,6 +26,8 @@ dev = {r.split("==")[0].split("[")[0]: r for r in project["optional-dependencies
 for req in project["dependencies"]:
     print(req)
 print(dev["moto"])  # moto[server]: the S3-compatible server of the compose stack
+for req in project["optional-dependencies"]["ray"]:  # the Ray engine (deploy/kuberay/)
+    print(req)
 print("setuptools")  # build backend for installing the project itself without an index
 EOF
 stamp=$(cat "$DIR/requirements.in.new" "$ROOT/requirements.lock" | sha256sum | cut -c1-16)
