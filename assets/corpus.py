@@ -4,6 +4,7 @@ from dagster import AssetExecutionContext, DataVersion, Output, asset
 
 from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location
 from assets.partitions import SINGLE_RUN
+from assets.quiet import our_dagster_features
 from assets.resources import ProjectResource
 from curation.refs import CorpusRef
 from curation.stages.corpus import build_corpus
@@ -25,18 +26,20 @@ def build_corpus_asset(project):
         spec = project.project.corpus
         ref = build_corpus(project.project, log=context.log.info)
         context.log.info(f"corpus {ref.version}: {ref.rows} documents in {ref.files} file(s)")
-        return Output(
-            ref,
-            data_version=DataVersion(ref.version),
-            metadata={
-                "dagster/row_count": ref.rows,
-                "corpus_version": ref.version,
-                "files": ref.files,
-                "id_type": ref.id_type,
-                "location": location(ref.uri),
-                "source": location(spec.uri),
-                "staged": ref.staged or "no (parquet, read in place)",
-            },
-        )
+        with our_dagster_features():  # data_version
+            out = Output(
+                ref,
+                data_version=DataVersion(ref.version),
+                metadata={
+                    "dagster/row_count": ref.rows,
+                    "corpus_version": ref.version,
+                    "files": ref.files,
+                    "id_type": ref.id_type,
+                    "location": location(ref.uri),
+                    "source": location(spec.uri),
+                    "staged": ref.staged or "no (parquet, read in place)",
+                },
+            )
+        return out
 
     return raw_corpus

@@ -14,6 +14,7 @@ from assets.exports import build_export_assets
 from assets.orderings import build_ordering_assets
 from assets.probes import build_probe_assets
 from assets.publish import build_publish_assets
+from assets.quiet import our_dagster_features
 from assets.resources import ProjectResource, build_resources
 from assets.scores import build_scores_assets
 from assets.shards import build_shard_assets
@@ -52,6 +53,11 @@ def build_definitions(
     if project is None:
         project = load_project()
         resource = resource or ProjectResource()
+    with our_dagster_features():
+        return _definitions(project, resource, executor)
+
+
+def _definitions(project: Project, resource: ProjectResource | None, executor) -> Definitions:
     raw_corpus = build_corpus_asset(project)
     sample_scores, score_coverage = build_scores_assets(project)
     orderings, ordering_invariants = build_ordering_assets(project)

@@ -8,8 +8,10 @@ retried alone, logging progress while it trains; a collect op gathers what finis
 ``probe_report`` compares the finished runs and names the missing ones.
 """
 
+import base64
 import hashlib
 import json
+import math
 import os
 import tempfile
 
@@ -167,9 +169,16 @@ def build_probe_ops(tags: dict):
             ordering=recipe["ordering"],
         )
 
+        logged = [0]  # quarters of the steps already reported
+
         def progress(p) -> None:
+            quarter = 4 * p.step // max(1, p.steps)
+            if quarter <= logged[0] and p.step < p.steps:
+                return  # one line per ~25 % of training, not one per log interval
+            logged[0] = quarter
             context.log.info(
-                f"{name}/seed {seed}: step {p.step}/{p.steps}, loss {p.loss_bits:.4f}, "
+                f"{name}/seed {seed}: {100 * p.step // max(1, p.steps)}% "
+                f"(step {p.step}/{p.steps}), loss {p.loss_bits:.4f}, "
                 f"{p.tokens_per_s:,.0f} tokens/s"
             )
 
@@ -216,10 +225,67 @@ def build_probe_ops(tags: dict):
                 name,
             )
         for name in plan["not_probed"]:
-            add_partition_metadata(context, {"recipe": name, "probed": False}, name)
+            add_partition_metadata(
+                context,
+                {
+                    "recipe": name,
+                    "probed": False,
+                    "status": "skipped: not probed (probe: false in curation.yaml)",
+                    "finished_seeds": 0,
+                },
+                name,
+            )
+        if plan["not_probed"]:
+            context.log.info(f"not probed (probe: false): {', '.join(plan['not_probed'])}")
         return out
 
     return probe_plan, probe_train, probe_collect
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4f}" if math.isfinite(value) else "n/a"
+
+
+def summary_table(rows: list[dict], baseline: str = "random") -> MetadataValue:
+    """One narrow row per recipe: held-out loss, its difference from the baseline with the
+    95% interval and the verdict; the baseline says so instead of ``nan``."""
+    out = []
+    for row in rows:
+        is_base = row.get("heldout_random_verdict") == "baseline"
+        low, high = row.get("heldout_random_ci_low"), row.get("heldout_random_ci_high")
+        out.append(
+            {
+                "recipe": row["recipe"],
+                "seeds": row["seeds"],
+                "bits/token": f"{row.get('heldout_random_bpt', math.nan):.4f}",
+                f"vs {baseline}": "baseline" if is_base else _signed(row["heldout_random_diff"]),
+                "95% CI": "" if is_base else f"[{_signed(low)}, {_signed(high)}]",
+                "verdict": "" if is_base else str(row.get("heldout_random_verdict", "")),
+                "low/high sets vs base": ""
+                if is_base
+                else f"{_signed(row.get('heldout_low_diff', math.nan))} / "
+                f"{_signed(row.get('heldout_high_diff', math.nan))}",
+            }
+        )
+    return table_value(out)
+
+
+def delta_metadata(rows: list[dict]) -> dict[str, float]:
+    """Each recipe's final held-out loss minus the baseline's, with its interval, as plain
+    numbers the UI's Plots tab charts run over run (baseline and non-finite left out)."""
+    out = {}
+    for row in rows:
+        for name, key in (
+            ("loss_vs_random", "heldout_random_diff"),
+            ("loss_vs_random_ci_low", "heldout_random_ci_low"),
+            ("loss_vs_random_ci_high", "heldout_random_ci_high"),
+            ("low_set_vs_random", "heldout_low_diff"),
+            ("high_set_vs_random", "heldout_high_diff"),
+        ):
+            value = row.get(key)
+            if isinstance(value, float) and math.isfinite(value):
+                out[f"{row['recipe']}/{name}"] = round(value, 5)
+    return out
 
 
 def build_probe_assets(project):
@@ -283,15 +349,18 @@ def build_probe_assets(project):
         report = write_report(
             results, out, expected=expected, score_curves=curves, title="Ordering probe report"
         )
-        images = {}
+        images, inline = {}, []
         for path in report["images"]:
             name = path.rsplit("/", 1)[-1].removesuffix(".png")
-            images[f"plot_{name}"] = png_markdown(read_bytes(resolve(path)), name)
+            png = read_bytes(resolve(path))
+            images[f"plot_{name}"] = png_markdown(png, name)
+            inline.append(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
         missing = [f"{r}/seed {s}" for r, s in report["missing"]]
         context.add_output_metadata(
             {
-                "report": MetadataValue.md(report["markdown"]),
-                "summary": table_value(report["table"]),
+                "report": MetadataValue.md(report["markdown"] + "\n\n" + "\n\n".join(inline)),
+                "summary": summary_table(report["table"]),
+                **delta_metadata(report["table"]),
                 "report_path": MetadataValue.path(report["report_path"]),
                 "finished_runs": len(results),
                 "missing_runs": missing,

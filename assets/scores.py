@@ -12,8 +12,17 @@ from dagster import (
 )
 
 from assets.checks import to_check_result
-from assets.metadata import CODE_VERSION, OWNERS, kinds_for, location, png_markdown, scalar_metadata
+from assets.metadata import (
+    CODE_VERSION,
+    OWNERS,
+    kinds_for,
+    location,
+    png_markdown,
+    scalar_metadata,
+    table_value,
+)
 from assets.partitions import SINGLE_RUN
+from assets.quiet import our_dagster_features
 from assets.resources import ProjectResource
 from curation.plots import histogram_png
 from curation.refs import CorpusRef, ScoresRef
@@ -40,23 +49,30 @@ def build_scores_assets(project):
         ref, report = build_scores(proj, raw_corpus)
         values = ref.read_table().column(SCORE).to_numpy(zero_copy_only=False).astype(np.float64)
         columns = report.get("columns", {})
-        return Output(
-            ref,
-            data_version=DataVersion(ref.version),
-            metadata={
-                "dagster/row_count": ref.rows,
-                "score_version": ref.version,
-                "source": ref.source,
-                "columns": list(columns),
-                "combination": ref.combination,
-                "location": location(ref.uri),
-                **scalar_metadata({k: v for k, v in report.items() if k != "columns"}, "coverage_"),
-                "column_stats": scalar_metadata({"c": columns})["c"],
-                "histogram": png_markdown(
-                    histogram_png(values[np.isfinite(values)], "driving score"), "score histogram"
-                ),
-            },
-        )
+        with our_dagster_features():  # data_version
+            out = Output(
+                ref,
+                data_version=DataVersion(ref.version),
+                metadata={
+                    "dagster/row_count": ref.rows,
+                    "score_version": ref.version,
+                    "source": ref.source,
+                    "columns": list(columns),
+                    "combination": ref.combination,
+                    "location": location(ref.uri),
+                    **scalar_metadata(
+                        {k: v for k, v in report.items() if k != "columns"}, "coverage_"
+                    ),
+                    "column_stats": table_value(
+                        [{"column": name, **stats} for name, stats in columns.items()]
+                    ),
+                    "histogram": png_markdown(
+                        histogram_png(values[np.isfinite(values)], "driving score"),
+                        "score histogram",
+                    ),
+                },
+            )
+        return out
 
     @asset_check(
         asset=sample_scores,

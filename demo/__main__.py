@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 
     code = curation_main(["run", *sum((["--recipe", r] for r in args.recipe or []), [])])
     home = os.environ["DAGSTER_HOME"]
-    print(f"Dagster instance: {home}  (browse it: DAGSTER_HOME={home} dagster dev)")
-    print(f"published datasets: curation datasets list --root {project.published_root}")
+    print(f"Dagster instance: {home}")
+    print(f"  browse it:          DAGSTER_HOME={home} .venv/bin/dagster dev -h 127.0.0.1")
+    print("  published datasets: .venv/bin/curation datasets list")
     return code
 
 

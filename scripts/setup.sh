@@ -15,6 +15,6 @@ python -m pip install -q --upgrade pip
 # torch first and pinned: the CPU build cached on these machines, never a CUDA download
 python -m pip install -q torch==2.13.0
 python -m pip install -q -c requirements.lock -e '.[dev,ray]'
-python -m pip check
+python -m pip check >/dev/null || { python -m pip check; exit 1; }  # quiet unless broken
 rm -f .venv/.installed-*
 touch "$stamp"

@@ -42,7 +42,7 @@ def _seed_mean(runs: dict[int, ProbeResult], attr: str) -> np.ndarray:
 
 
 def _grid(n: int, width: float = 4.2, height: float = 2.8):
-    cols = min(n, 3)
+    cols = min(n, 2)  # two across: the UI's metadata dialog shows ~900 px
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
     for ax in axes.flat[n:]:

@@ -98,7 +98,7 @@ def compute_ordering(
     facts = {} if kept is None else _selection_facts(recipe, scores, kept)
     bound = {k: facts[k] for k in ("rule", "value", "score")} if facts else None
     key = ordering_key(corpus.version, scores.version, recipe.method, params, bound)
-    loc = resolve(project.path("work", "orderings", recipe.method, key, "ordering.parquet"))
+    loc = resolve(project.path("work", "orderings", recipe.name, key, "ordering.parquet"))
     if not reusable("ordering table", loc, parquet_problem(loc, rows=int(rows.size))):
         write_ordering_table(loc, corpus.read_ids(), rows)
     metrics = guideline_metrics(ordered, result, BATCH_SIZE, params.get("ascending", True))

@@ -96,7 +96,7 @@ def plan_shard_set(
     rows_per_shard = run.rows_per_shard or rows_per_shard_for(layout, run.shard_mb * MiB)
     memory_mb = run.memory_limit_mb
     key = shard_key(ordering.key, rows_per_shard, memory_mb)
-    out = resolve(project.path("work", "shards", ordering.method, key))
+    out = resolve(project.path("work", "shards", ordering.recipe, key))
     token = uuid.uuid4().hex[:12]  # private to this run: concurrent runs never share it
     specs = plan_shards(ordering.rows, rows_per_shard)
     plan = ShardPlan(

@@ -117,6 +117,12 @@ def test_checks_ran_per_recipe_and_metadata_is_native(happy):
     assert published["version"].value == latest(happy["project"], "str2")
     assert published["recipe"].value == "str2"
     report = metadata_by_partition(result, "probe_report")[None]
+    rows = [r.data for r in report["summary"].value.records]
+    assert rows[0]["recipe"] == "random" and rows[0]["vs random"] == "baseline"
+    assert not any("nan" in str(v) for row in rows for v in row.values()), rows
+    assert isinstance(report["str2/loss_vs_random"].value, float)  # charted in Plots
+    probes = metadata_by_partition(result, "probe_runs")
+    assert probes["str3"]["status"].value.startswith("skipped: not probed")
     assert {"report", "summary"} <= set(report) and "data:image/png;base64," in report[
         "plot_final_bpb"
     ].value
