@@ -1,4 +1,4 @@
-"""The ``curation`` command line: ``run``, ``order``, ``score`` and ``datasets``.
+"""The curation command line: run, order, score, datasets and work.
 
 Every expected failure (bad file, bad parameter, bad scores) prints one line on stderr
 and exits with status 2; tracebacks are for bugs only.
@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from curation.cli.datasets import add_datasets_parser
 from curation.cli.run import add_run_parser
+from curation.cli.work import add_work_parser
 from curation.ordering.engine import METHODS, guideline_metrics, order
 from curation.ordering.table import write_ordering_table
 from curation.storage import resolve
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_score)
 
     add_datasets_parser(sub)
+    add_work_parser(sub)
     return parser
 
 

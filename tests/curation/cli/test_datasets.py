@@ -32,9 +32,12 @@ def test_list_datasets_and_versions(two_versions, capsys):
 
 def test_show_prints_the_manifest(two_versions, capsys):
     root, a, _ = two_versions
-    assert main(["datasets", "show", "--root", root, "web", a]) == 0
+    assert main(["datasets", "show", "--root", root, "web", a, "--json"]) == 0
     manifest = json.loads(capsys.readouterr().out)
     assert manifest["version"] == a and manifest["num_rows"] == 30
+    assert main(["datasets", "show", "--root", root, "web", a]) == 0
+    table = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert table["version"] == a and table["rows"] == "30" and table["lineage.method"] == "str"
 
 
 def test_verify_ok_then_problems_exit_1(two_versions, capsys):
@@ -48,10 +51,27 @@ def test_verify_ok_then_problems_exit_1(two_versions, capsys):
 
 def test_diff_between_versions(two_versions, capsys):
     root, a, b = two_versions
-    assert main(["datasets", "diff", "--root", root, "web", a, b]) == 0
+    assert main(["datasets", "diff", "--root", root, "web", a, b, "--json"]) == 0
     diff = json.loads(capsys.readouterr().out)
     assert diff["lineage"] == {"method": {"a": "str", "b": "saw"}}
     assert diff["positions"]["moved"] == 0
+    assert main(["datasets", "diff", "--root", root, "web", a, b]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"web: {a} -> {b}" and lines[1].split() == ["what", "old", "new"]
+    assert ["lineage.method", "str", "saw"] in [line.split() for line in lines]
+    assert lines[-1].endswith("documents moved: 0 of 30")
+
+
+def test_the_root_comes_from_the_project_file(two_versions, tmp_path, monkeypatch, capsys):
+    root, a, _ = two_versions
+    storage = tmp_path / "store"
+    storage.mkdir()
+    os.symlink(root, storage / "published")  # <storage.root>/published is the default
+    config = tmp_path / "project.yaml"
+    config.write_text(f"storage: {{root: {storage}}}\nrecipes: [{{name: web, method: str}}]\n")
+    monkeypatch.setenv("CURATION_CONFIG", str(config))
+    assert main(["datasets", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["web"]
 
 
 @pytest.mark.parametrize(
