@@ -71,8 +71,8 @@ def add_datasets_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
 def _root(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--root",
-        help="published root: a local path or s3://bucket/prefix (default: <storage.root>/"
-        "published of curation.yaml)",
+        help="published root: a local path or s3://bucket/prefix (default: curation.yaml's "
+        "storage.published, else <storage.root>/published)",
     )
 
 
@@ -82,7 +82,7 @@ def published_root(args: argparse.Namespace) -> str:
         return args.root
     from curation.project import load_project
 
-    return load_project().path("published")
+    return load_project().published_root
 
 
 def run_datasets(args: argparse.Namespace) -> int:
