@@ -103,7 +103,16 @@ def ray_cluster(
 
 def _connection(ray, started: bool) -> RayConnection:
     cpus = int(ray.cluster_resources().get("CPU", 0))
-    return RayConnection(ray.get_runtime_context().gcs_address, started, cpus)
+    return RayConnection(gcs_address(ray), started, cpus)
+
+
+def gcs_address(ray) -> str:
+    """The connected cluster's GCS ``host:port``; empty where the connection does not say
+    (a Ray Client connection, ``ray://``)."""
+    try:
+        return str(ray.get_runtime_context().gcs_address or "")
+    except Exception:  # Ray Client's runtime context has no GCS address
+        return ""
 
 
 def ray_session(project):

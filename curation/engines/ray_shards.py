@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from curation.engines.ray_cluster import RayEngineError, import_ray, ray_session
+from curation.engines.ray_cluster import RayEngineError, gcs_address, import_ray, ray_session
 from curation.refs import ShardPlan
 from curation.shards import CorpusLayout, ShardJob, ShardSpec, corpus_layout
 from curation.shards.bucket import (
@@ -184,13 +184,13 @@ def _wait(ray, refs: list, phase: str, plan: ShardPlan, log: Progress, started: 
     A head that stops answering fails the run here, naming it (Ray itself would end this
     process without a word once its own reconnect timeout passes)."""
     pending, done, last = list(refs), 0, time.monotonic()
-    head = ray.get_runtime_context().gcs_address
+    head = gcs_address(ray)
     unreachable_since = None
     while pending:
         ready, pending = ray.wait(pending, num_returns=1, timeout=2.0)
         done += len(ready)
         now = time.monotonic()
-        if not ready:
+        if not ready and head:
             unreachable_since = None if head_answers(head) else unreachable_since or now
             if unreachable_since is not None and now - unreachable_since >= HEAD_GRACE_S:
                 raise RayEngineError(
