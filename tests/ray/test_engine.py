@@ -137,7 +137,7 @@ def test_ray_engine_publishes_the_local_versions(ray_local, tmp_path, name):
         assert [s["sha256"] for s in ray_manifest["shards"]] == [
             s["sha256"] for s in local_manifest["shards"]
         ]
-        assert len(local_manifest["shards"]) > 5
+        assert len(local_manifest["shards"]) > 3
         assert local_manifest["extra"]["engine"] == "local"
         if recipe == "saw-top":
             assert local_manifest["num_rows"] == CORPORA[name]["n"] // 2
