@@ -37,24 +37,13 @@ class Selection:
 
     rows: np.ndarray
     rule: str
-    value: float
+    value: float | int
     total: int
     applied_threshold: float  # threshold: t; top rules: the lowest kept score (the cut)
 
     @property
     def kept(self) -> int:
         return int(self.rows.size)
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-able facts for lineage, metadata and reports."""
-        return {
-            "rule": self.rule,
-            "value": self.value,
-            "kept": self.kept,
-            "total": self.total,
-            "kept_fraction": self.kept / self.total if self.total else 0.0,
-            "applied_threshold": self.applied_threshold,
-        }
 
 
 def check_rule(rule: str, value: Any) -> float | int:
