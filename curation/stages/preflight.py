@@ -218,6 +218,42 @@ def _score_problems(project: Project) -> list[tuple[str, str]]:
     return problems
 
 
+def _selection_problems(project: Project) -> list[tuple[str, str]]:
+    """(key, problem) for ``select:`` rules that footers already refute: a ``score:`` an
+    imported table without listed columns lacks, a threshold on a combination of its
+    columns, a top rule that keeps no row of a parquet corpus (K = int(n * R) = 0)."""
+    from curation.ordering.selection import kept_count, score_problem
+    from curation.project import same_location
+
+    selected = [(i, r) for i, r in enumerate(project.recipes) if r.select is not None]
+    if not selected:
+        return []
+    spec, uri = project.scores, project.corpus.uri
+    columns = None  # known only when the file does not list them (else checked when parsed)
+    if spec.uri and not spec.columns and not same_location(spec.uri, uri):
+        try:
+            columns = [c for c in _score_table_columns(spec.uri) if c != spec.id_column]
+        except (CorpusError, OSError):
+            columns = None  # reported by the score table's own check
+    try:
+        n_rows = corpus_layout(uri).n_rows if corpus_sources(uri).format == PARQUET else None
+    except (CorpusError, CorpusFormatError, OSError):
+        n_rows = None  # reported by the corpus's own check
+    problems = []
+    for i, recipe in selected:
+        key = f"recipes[{i}] (name {recipe.name!r}).select"
+        rule, value = recipe.select.rule
+        if columns is not None:
+            problem = score_problem(rule, recipe.select.score, columns, spec.normalize)
+            if problem:
+                problems.append((key, problem))
+        if n_rows is not None and rule != "threshold" and not kept_count(rule, value, n_rows):
+            problems.append(
+                (f"{key}.{rule}", f"{value} keeps nothing of the corpus's {n_rows} rows")
+            )
+    return problems
+
+
 def _probe_problems(project: Project) -> list[tuple[str, str]]:
     if not any(r.probe for r in project.recipes):
         return []
@@ -236,10 +272,12 @@ def _probe_problems(project: Project) -> list[tuple[str, str]]:
 def project_problems(project: Project, source: str) -> list[str]:
     """Everything a run would trip over that can be seen without doing its work, one line
     each, ``file: key: problem``: the corpus (path, footers, columns, reserved names), the
-    score table (path, columns), the probe settings. Recipe parameters, names and bounds are
-    refused when the project file is read (:func:`curation.project.load_project`). Reads
-    footers and first chunks only: cheap enough for every sensor tick."""
-    found = _corpus_problems(project) + _score_problems(project) + _probe_problems(project)
+    score table (path, columns), selection rules the footers refute, the probe settings.
+    Recipe parameters, names and bounds are refused when the project file is read
+    (:func:`curation.project.load_project`). Reads footers and first chunks only: cheap
+    enough for every sensor tick."""
+    found = _corpus_problems(project) + _score_problems(project)
+    found += _selection_problems(project) + _probe_problems(project)
     return [f"{source}: {key}: {problem}" for key, problem in found]
 
 

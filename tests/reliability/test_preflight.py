@@ -131,3 +131,33 @@ def test_file_row_ids_are_checked_before_a_run(tmp_path):
     raw["corpus"]["uri"] = corpus(tmp_path)
     (problem,) = project_problems(parse_project(raw), "p.yaml")
     assert "parquet, read in place" in problem
+
+
+def test_selection_rules_the_footers_refute_are_refused_before_any_work(tmp_path):
+    from curation.stages.preflight import project_problems
+
+    uri = corpus(tmp_path)
+    scores = tmp_path / "s.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "q": [1.0, 2.0, 3.0], "e": [1, 2, 3]}), scores)
+    raw = {
+        "corpus": {"uri": uri},
+        "scores": {"uri": str(scores)},  # every column of the table, not listed in the file
+        "storage": {"root": str(tmp_path / "root")},
+        "recipes": [
+            {"name": "thr", "method": "sorted", "select": {"threshold": 1.5}},
+            {"name": "nope", "method": "sorted", "select": {"top_k": 1, "score": "edu"}},
+            {"name": "tiny", "method": "saw", "select": {"top_fraction": 0.2}},
+            {"name": "fine", "method": "saw", "select": {"threshold": 1.5, "score": "e"}},
+        ],
+    }
+    problems = project_problems(parse_project(raw), "curation.yaml")
+    assert problems == [
+        "curation.yaml: recipes[0] (name 'thr').select: a threshold on the combined, "
+        "rank-normalised score of ['q', 'e'] has no fixed units; name a raw column with "
+        "'score: <column>'",
+        "curation.yaml: recipes[1] (name 'nope').select: score 'edu' is not a score column; "
+        "columns: ['q', 'e']",
+        "curation.yaml: recipes[2] (name 'tiny').select.top_fraction: 0.2 keeps nothing of "
+        "the corpus's 3 rows",
+    ]
+    assert not (tmp_path / "root").exists()
