@@ -7,16 +7,12 @@ A refresh is keyed by what the sources hold, not by when they changed; a cache o
 import hashlib
 
 from curation.storage import list_files, resolve
-
-_CHUNK = 1 << 22
+from curation.storage.hashing import sha256_of
 
 
 def file_sha256(loc) -> str:
-    digest = hashlib.sha256()
-    with loc.fs.open_input_stream(loc.path) as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The file's bytes as stored (a ``.gz`` / ``.zst`` corpus file is not decompressed)."""
+    return sha256_of(loc)[0]
 
 
 def source_fingerprint(
