@@ -284,10 +284,11 @@ def stage_corpus(
         f"({total / 1e6:.1f} MB) {'as Ray tasks' if map_files else f'on {n} thread(s)'} "
         f"into {final.uri}"
     )
+    # On S3 the parts are written in place: their names and bytes are fixed by the key, so a
+    # racing run (or one after a crash) overwrites them with the same bytes, never deletes
+    # a copy another run may already be reading.
     work = final if final.is_s3 else base.join(f".tmp-{key}-{uuid.uuid4().hex[:12]}")
-    if final.is_s3:
-        _remove(final)
-    else:
+    if not final.is_s3:
         work.fs.create_dir(work.path, recursive=True)
     try:
         parts = _convert_all(sources, hashes, work, n, log, make_ids, map_files)
