@@ -312,3 +312,16 @@ def test_a_csv_directory_is_staged_with_every_column_as_text(tmp_path):
     table = staged_table(stage_corpus(str(src), str(tmp_path / "root"), log=lambda m: None))
     assert table.column("id").to_pylist() == ["007", "008", "009"]  # never read as numbers
     assert table.schema.field("n").type == pa.string()
+
+
+def test_two_runs_staging_at_once_agree_on_one_copy(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = jsonl_dir(tmp_path / "src", dolma_rows(120), "zstd", files=3)
+    root = str(tmp_path / "root")
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda _: stage_corpus(source, root, log=lambda m: None), range(2))
+    assert a.uri == b.uri
+    staging = Path(root) / "staging"
+    assert [p.name for p in staging.iterdir() if not p.name.startswith("_")] == [a.key]
+    assert staged_table(a).num_rows == 120
