@@ -188,8 +188,15 @@ def _corpus_problems(project: Project) -> list[tuple[str, str]]:
         return [("corpus.uri", str(exc))]
     if schema is None:
         return []
-    problems = column_problems(project, schema, sources.format)
-    return [("corpus", f"{uri}: {p} (its columns: {schema.names})") for p in problems]
+    score_key = "scores.column" if project.scores.column else "scores.columns"
+    out = []
+    for problem in column_problems(project, schema, sources.format):
+        if problem.startswith("corpus."):  # "corpus.id_column 'x' is not a column ..."
+            key, problem = problem.split(" ", 1)
+        else:
+            key = score_key if problem.startswith("score column") else "corpus.uri"
+        out.append((key, f"{problem} ({uri}; its columns: {', '.join(schema.names)})"))
+    return out
 
 
 def _score_problems(project: Project) -> list[tuple[str, str]]:

@@ -50,7 +50,7 @@ MISTAKES = {
     "unreadable corpus footer": (_bad_corpus_footer, ["corpus.uri", "broken.parquet", "parquet"]),
     "missing id column": (
         lambda b: b["raw"]["corpus"].update(id_column="doc_id"),
-        ["corpus", "'doc_id'", "not a column"],
+        ["corpus.id_column: 'doc_id' is not a column of the corpus"],
     ),
     "missing score table": (
         lambda b: b["raw"]["scores"].update(uri=str(b["tmp"] / "gone.parquet")),
