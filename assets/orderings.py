@@ -6,6 +6,8 @@ dataset is named ``<recipe>--override-<hash>`` so the recipe's ``latest`` never 
 Orderings are stored content-addressed, so an unchanged recipe reuses its file.
 """
 
+import json
+
 from dagster import (
     AssetCheckExecutionContext,
     AssetExecutionContext,
@@ -41,12 +43,12 @@ def _field_description(project, method: str, name: str) -> str:
     for recipe in project.recipes:
         if recipe.method == method:
             value = recipe.params.get(name, default)
-            values.append(f"{recipe.name} = {value!r}")
+            values.append(f"{recipe.name} = {json.dumps(value)}")
     uses = "; ".join(values) if values else f"no {method} recipe in curation.yaml"
     return (
-        f"{name}: {BOUNDS[name].text()}. curation.yaml: {uses} (reference default "
-        f"{default!r}). A value here overrides every {method} recipe in this run and is "
-        "published as <dataset>--override-<hash>."
+        f"{name}: {BOUNDS[name].text()} (checked when the run starts). curation.yaml: {uses} "
+        f"(reference default {json.dumps(default)}). A value here overrides every {method} "
+        "recipe in this run and is published as <dataset>--override-<hash>."
     )
 
 

@@ -242,29 +242,29 @@ def build_probe_ops(tags: dict):
     return probe_plan, probe_train, probe_collect
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.4f}" if math.isfinite(value) else "n/a"
+def _signed(value: float, digits: int = 3) -> str:
+    return f"{value:+.{digits}f}" if math.isfinite(value) else "n/a"
 
 
 def summary_table(rows: list[dict], baseline: str = "random") -> MetadataValue:
-    """One narrow row per recipe: held-out loss, its difference from the baseline with the
-    95% interval and the verdict; the baseline says so instead of ``nan``."""
+    """One narrow row per recipe: held-out loss and its difference from the baseline with
+    the 95% interval; the baseline says so instead of ``nan``. The other evaluation sets
+    are in the report and in the ``<recipe>/..._vs_random`` numbers."""
     out = []
     for row in rows:
         is_base = row.get("heldout_random_verdict") == "baseline"
         low, high = row.get("heldout_random_ci_low"), row.get("heldout_random_ci_high")
+        diff = (
+            "baseline"
+            if is_base
+            else f"{_signed(row['heldout_random_diff'])} [{_signed(low, 2)}, {_signed(high, 2)}]"
+        )
         out.append(
             {
                 "recipe": row["recipe"],
-                "seeds": row["seeds"],
-                "bits/token": f"{row.get('heldout_random_bpt', math.nan):.4f}",
-                f"vs {baseline}": "baseline" if is_base else _signed(row["heldout_random_diff"]),
-                "95% CI": "" if is_base else f"[{_signed(low)}, {_signed(high)}]",
+                "bits/token": f"{row.get('heldout_random_bpt', math.nan):.3f}",
+                f"vs {baseline} (95% CI)": diff,
                 "verdict": "" if is_base else str(row.get("heldout_random_verdict", "")),
-                "low/high sets vs base": ""
-                if is_base
-                else f"{_signed(row.get('heldout_low_diff', math.nan))} / "
-                f"{_signed(row.get('heldout_high_diff', math.nan))}",
             }
         )
     return table_value(out)

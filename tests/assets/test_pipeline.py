@@ -118,7 +118,7 @@ def test_checks_ran_per_recipe_and_metadata_is_native(happy):
     assert published["recipe"].value == "str2"
     report = metadata_by_partition(result, "probe_report")[None]
     rows = [r.data for r in report["summary"].value.records]
-    assert rows[0]["recipe"] == "random" and rows[0]["vs random"] == "baseline"
+    assert rows[0]["recipe"] == "random" and rows[0]["vs random (95% CI)"] == "baseline"
     assert not any("nan" in str(v) for row in rows for v in row.values()), rows
     assert isinstance(report["str2/loss_vs_random"].value, float)  # charted in Plots
     probes = metadata_by_partition(result, "probe_runs")
