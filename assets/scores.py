@@ -45,6 +45,7 @@ def build_scores_assets(project):
         context.log.info(
             f"scores: {'importing ' + proj.scores.uri if proj.scores.uri else 'built-in'}"
             f" {'' if proj.scores.uri else ', '.join(proj.scores.scorers)}"
+            f"{'' if proj.scores.uri else ' on the ' + proj.run.engine + ' engine'}"
         )
         ref, report = build_scores(proj, raw_corpus)
         values = ref.read_table().column(SCORE).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -57,6 +58,8 @@ def build_scores_assets(project):
                     "dagster/row_count": ref.rows,
                     "score_version": ref.version,
                     "source": ref.source,
+                    # where built-in scorers ran (an imported table is read here)
+                    "engine": proj.run.engine if not proj.scores.uri else "local",
                     "columns": list(columns),
                     "combination": ref.combination,
                     "location": location(ref.uri),
