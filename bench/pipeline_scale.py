@@ -157,6 +157,7 @@ def run_pipeline(
         "MIMALLOC_PURGE_DELAY": "0",
         "MPLBACKEND": "Agg",
         "PYTHONPATH": str(ROOT),
+        "CURATION_ENGINE": getattr(args, "engine", "local"),  # ray: its processes in the tree
         **(extra_env or {}),
     }
     if args.recipe_names:
@@ -256,6 +257,12 @@ def main() -> None:
     )
     parser.add_argument("--out", default="", help="append the summaries (JSON lines) here")
     parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="run.engine of the child run (ray: its local Ray's processes are in the sampled tree)",
+    )
+    parser.add_argument(
         "--selection",
         action="store_true",
         help="compare a recipe keeping 50%% with the same recipe on all rows (no probes)",
@@ -268,7 +275,10 @@ def main() -> None:
         floor_child(Path(args.floor_child), args.copies)
         return
     CACHE.mkdir(parents=True, exist_ok=True)
-    print(f"cores {len(os.sched_getaffinity(0))}, memory setting {args.memory_mb} MiB")
+    print(
+        f"cores {len(os.sched_getaffinity(0))}, memory setting {args.memory_mb} MiB, "
+        f"engine {args.engine}"
+    )
     if args.selection:
         from pipeline_selection import measure_selection  # bench/ is on sys.path[0]
 
