@@ -43,8 +43,11 @@ from curation.shards.layout import SourceReader
 from curation.shards.plan import plan_shards
 from curation.shards.writer import ShardInfo
 
-#: Ray re-runs a task this often after its worker or node died (units are idempotent).
+#: Ray re-runs a task this often after its worker or node died, or after a storage error
+#: (``OSError``: an S3 hiccup); units are idempotent. Other errors (a damaged corpus file)
+#: fail the run at once, naming the file.
 MAX_RETRIES = 3
+RETRY = {"max_retries": MAX_RETRIES, "retry_exceptions": [OSError]}
 
 #: How long the head (GCS) may not answer before the run fails (Ray waits 60 s by default).
 HEAD_GRACE_S = 10.0
@@ -134,9 +137,7 @@ def _objects(ray, plan, specs, arrays, layout, log) -> list[ShardInfo]:
     job = _job(plan, layout, ray.get(arrays["rows"]))
     starts, owner = bucket_starts(specs, job.bucket_rows)
     chunks = chunk_groups(layout, job.data_bytes / 3)
-    scatter = ray.remote(_scatter_chunk).options(
-        num_returns=max(1, starts.size), max_retries=MAX_RETRIES
-    )
+    scatter = ray.remote(_scatter_chunk).options(num_returns=max(1, starts.size), **RETRY)
     args = (arrays["layout"], arrays["rows"])
     per_chunk = []
     for groups in chunks:
@@ -144,7 +145,7 @@ def _objects(ray, plan, specs, arrays, layout, log) -> list[ShardInfo]:
         per_chunk.append(refs if isinstance(refs, list) else [refs])
     started = time.monotonic()
     _wait(ray, [r[0] for r in per_chunk], "scatter", plan, log, started)
-    write = ray.remote(_write_from_objects).options(max_retries=MAX_RETRIES)
+    write = ray.remote(_write_from_objects).options(**RETRY)
     futures = []
     for i, spec in enumerate(specs):
         buckets = [[refs[k] for refs in per_chunk] for k in np.flatnonzero(owner == i).tolist()]
@@ -168,13 +169,13 @@ def _write_from_spill(plan, spec, layout, rows, score) -> ShardInfo:
 
 def _spill(ray, plan, specs, arrays, layout, log) -> list[ShardInfo]:
     args = (arrays["layout"], arrays["rows"])
-    scatter = ray.remote(_scatter_file).options(max_retries=MAX_RETRIES)
+    scatter = ray.remote(_scatter_file).options(**RETRY)
     refs = [
         scatter.remote(plan, specs, *args, arrays["positions"], f) for f in range(len(layout.files))
     ]
     started = time.monotonic()
     _wait(ray, refs, "scatter", plan, log, started)
-    write = ray.remote(_write_from_spill).options(max_retries=MAX_RETRIES)
+    write = ray.remote(_write_from_spill).options(**RETRY)
     refs = [write.remote(plan, s, *args, arrays["score"]) for s in specs]
     return _wait(ray, refs, "write", plan, log, started)
 
