@@ -49,7 +49,7 @@ def scatter_file(
     writers: dict[int, Any] = {}
     options = ipc.IpcWriteOptions(compression=spill_compression)
     chunk_budget = job.data_bytes / 3  # a chunk is held twice (read, sorted) plus codec buffers
-    groups = np.flatnonzero(layout.rg_file == file_index)
+    groups = groups_with_rows(layout, job.positions, np.flatnonzero(layout.rg_file == file_index))
     written = 0
     try:
         for chunk in _chunks(groups, layout.rg_bytes, chunk_budget):
@@ -73,6 +73,17 @@ def scatter_file(
             stream.close()
         reader.close()
     return written
+
+
+def groups_with_rows(layout: CorpusLayout, positions: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The row groups among ``groups`` (consecutive, of one file) that hold a row with an
+    output position: a group whose rows a selection all left out is never read."""
+    if groups.size == 0:
+        return groups
+    lo = layout.rg_start[groups[0]]
+    kept = np.concatenate([[0], np.cumsum(positions[lo : layout.rg_start[groups[-1] + 1]] >= 0)])
+    first, stop = layout.rg_start[groups] - lo, layout.rg_start[groups + 1] - lo
+    return groups[kept[stop] - kept[first] > 0]
 
 
 def bucket_pieces(

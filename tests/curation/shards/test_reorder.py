@@ -296,3 +296,41 @@ def test_damaged_corpus_file_is_named(tmp_path, strategy):
     victim.write_bytes(b"not parquet")
     with pytest.raises(CorpusFormatError, match="file-001.parquet"):
         corpus_layout(tmp_path / "c")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_subset_of_rows_is_written_alone_the_same_by_both_strategies(corpus, tmp_path, seed):
+    """A selection's kept rows: scatter skips the rows (and row groups) it left out, and the
+    spilled shards equal the gathered ones, byte for byte."""
+    from curation.shards import ShardJob
+    from curation.shards.bucket import groups_with_rows, scatter_file, shard_from_spill
+    from curation.shards.gather import gather_shard
+
+    path, table = corpus
+    rng = np.random.default_rng(seed)
+    if seed == 0:  # kept rows only in file 2 (rows 40..96): files 0 and 3 are never read
+        rows = rng.permutation(np.arange(45, 90))
+    else:
+        rows = rng.permutation(table.num_rows)[: table.num_rows // 2]
+    job = ShardJob.prepare(path, rows, memory_limit_bytes=256 << 20, positions=True, subset=True)
+    specs = plan_shards(rows.size, 17)
+    layout = job.layout
+    written = sum(
+        scatter_file(job, specs, str(tmp_path / "spill"), f) for f in range(len(layout.files))
+    )
+    assert written == rows.size
+    spilled = [
+        shard_from_spill(job, s, str(tmp_path / "spill"), str(tmp_path / "a")) for s in specs
+    ]
+    gathered = [gather_shard(job, s, str(tmp_path / "b")) for s in specs]
+    assert [i.sha256 for i in spilled] == [i.sha256 for i in gathered]
+    assert read_out(tmp_path / "a").column("id").to_pylist() == rows.tolist()
+    if seed == 0:
+        for f, expect_any in ((0, False), (2, True), (3, False)):
+            groups = np.flatnonzero(layout.rg_file == f)
+            kept = groups_with_rows(layout, job.positions, groups)
+            assert bool(kept.size) is expect_any
+            assert set(kept.tolist()) <= set(groups.tolist())
+        # row groups of 9 rows in file 2 (global rows 40..96): 45..89 touch groups 0..5 of it
+        file2 = np.flatnonzero(layout.rg_file == 2)
+        assert groups_with_rows(layout, job.positions, file2).tolist() == file2[:6].tolist()
