@@ -252,7 +252,7 @@ def manifests(root: str) -> list[str]:
 def driver_log(temp_dir: Path, pid: int) -> str:
     """The last lines of the driver's own Ray log (why Ray ended it, if it did)."""
     found = sorted(temp_dir.glob(f"session_*/logs/python-core-driver-*_{pid}.log"))
-    return "".join(found[-1].read_text().splitlines(True)[-20:]) if found else ""
+    return "".join(found[-1].read_text(errors="replace").splitlines(True)[-20:]) if found else ""
 
 
 if __name__ == "__main__":
