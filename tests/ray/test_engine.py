@@ -1,7 +1,9 @@
 """The Ray engine against the local one: the same scores, shard bytes and version ids."""
 
+import hashlib
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -9,8 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import instance_for_test
 
+from curation.corpus.staging import StagingError, stage_corpus
+from curation.engines.ray_staging import map_on_ray
+from curation.project import parse_project
 from curation.publish import resolve_version
 from curation.stages.local import run_project
+from tests.curation.corpus.test_staging import dolma_rows, jsonl_dir
 from tests.factories import corpus_table, make_project, manifest, write_corpus
 from tests.graph import run_graph
 
@@ -142,3 +148,67 @@ def test_ray_engine_publishes_the_local_versions(ray_local, tmp_path, name):
         if recipe == "saw-top":
             assert local_manifest["num_rows"] == CORPORA[name]["n"] // 2
         assert ray_manifest["extra"]["engine"] == "ray"
+
+
+# ---------------------------------------------------------------- staging on Ray
+# (in this module so that one test worker holds the session's only local Ray)
+
+
+def staging_project(tmp_path, corpus: str):
+    return parse_project(
+        {
+            "corpus": {"uri": corpus},
+            "storage": {"root": str(tmp_path / "root")},
+            "run": {"engine": "ray"},
+            "recipes": [{"name": "r", "method": "random"}],
+        }
+    )
+
+
+def parquet_digests(uri: str) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(uri).glob("*.parquet")}
+
+
+def test_ray_tasks_stage_the_same_bytes_as_threads(tmp_path, ray_local):
+    source = jsonl_dir(tmp_path / "src", dolma_rows(200), "zstd", files=4)
+    local = stage_corpus(source, str(tmp_path / "local"), log=lambda m: None)
+    messages: list[str] = []
+    on_ray = stage_corpus(
+        source,
+        str(tmp_path / "ray"),
+        log=messages.append,
+        map_files=map_on_ray(staging_project(tmp_path, source)),
+    )
+    assert on_ray.key == local.key and not on_ray.reused
+    assert (
+        parquet_digests(on_ray.uri) == parquet_digests(local.uri)
+        and len(parquet_digests(local.uri)) == 4
+    )
+    assert any("as Ray tasks" in m for m in messages)
+
+
+def test_a_broken_record_on_ray_names_file_and_line(tmp_path, ray_local):
+    source = jsonl_dir(tmp_path / "src", dolma_rows(20), None, files=2)
+    path = Path(source) / "part-001.jsonl"
+    lines = path.read_text().splitlines()
+    lines[2] = '{"id": "x", "text": '
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StagingError, match=r"part-001\.jsonl: line 3 is not valid JSON"):
+        stage_corpus(
+            source,
+            str(tmp_path / "root"),
+            log=lambda m: None,
+            map_files=map_on_ray(staging_project(tmp_path, source)),
+        )
+
+
+def test_the_corpus_stage_stages_on_ray_when_the_engine_is_ray(tmp_path, ray_local):
+    from curation.stages.corpus import build_corpus
+
+    source = jsonl_dir(tmp_path / "src", dolma_rows(30), "gzip", files=2)
+    ref = build_corpus(staging_project(tmp_path, source))
+    local = stage_corpus(source, str(tmp_path / "local"), log=lambda m: None)
+    assert ref.staged == "converted" and ref.rows == 30
+    assert Path(ref.uri).name == local.key and parquet_digests(ref.uri) == parquet_digests(
+        local.uri
+    )
