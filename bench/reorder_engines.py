@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from curation.machine import descendants
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MiB = 1 << 20
@@ -36,22 +38,6 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # ----------------------------------------------------------------------------- /proc
-
-
-def descendants(pid: int) -> set[int]:
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        if p in out:
-            continue
-        out.add(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
 
 
 def rss(pids: set[int]) -> int:
@@ -221,7 +207,7 @@ def run_child(engine: str, args, address: str | None, ray_pids) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
     def tree() -> set[int]:
-        return descendants(proc.pid) | (ray_pids() if on_ray else set())
+        return set(descendants(proc.pid)) | (ray_pids() if on_ray else set())
 
     with TreeSampler(tree) as sampler:
         out, err = proc.communicate()
@@ -256,7 +242,7 @@ def main(args) -> None:
     started = time.perf_counter()
     with ray_cluster(None, object_store_mb=args.object_store_mb) as connection:
         startup = time.perf_counter() - started
-        idle = rss(descendants(me) - {me}) / MiB
+        idle = rss(set(descendants(me)) - {me}) / MiB
         print(
             f"ray start-up (a local cluster, once, not in any round): {startup:.1f} s, "
             f"{len(descendants(me)) - 1} processes, {idle:.0f} MiB resident idle",
@@ -264,7 +250,7 @@ def main(args) -> None:
         )
 
         def ray_pids() -> set[int]:
-            return descendants(me) - {me}
+            return set(descendants(me)) - {me}
 
         engines = ["local"] + [f"ray-{s}" for s in args.shuffle]
         results: dict[str, list[dict]] = {e: [] for e in engines}

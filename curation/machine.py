@@ -49,23 +49,32 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_resident_bytes(pid: int | None = None) -> int:
-    """Resident bytes of a process and all its descendants (worker processes included),
-    from /proc; 0 for a process that has gone. Shared pages count once per process, so
-    this is an upper bound of what the tree holds."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    total, todo, seen = 0, [os.getpid() if pid is None else pid], set()
+def descendants(pid: int) -> list[int]:
+    """A process and all its descendants from /proc, each parent before its children
+    (reverse it to stop a tree from the leaves up)."""
+    out, todo, seen = [], [pid], set()
     while todo:
         p = todo.pop()
         if p in seen:
             continue
         seen.add(p)
+        out.append(p)
+        todo += _children(p)
+    return out
+
+
+def tree_resident_bytes(pid: int | None = None) -> int:
+    """Resident bytes of a process and all its descendants (worker processes included),
+    from /proc; 0 for a process that has gone. Shared pages count once per process, so
+    this is an upper bound of what the tree holds."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for p in descendants(os.getpid() if pid is None else pid):
         try:
             with open(f"/proc/{p}/statm") as f:
                 total += int(f.read().split()[1]) * page
         except (OSError, ValueError, IndexError):
             continue
-        todo += _children(p)
     return total
 
 

@@ -13,6 +13,7 @@ from dagster import instance_for_test
 
 from curation.corpus.staging import StagingError, stage_corpus
 from curation.engines.ray_staging import map_on_ray
+from curation.machine import descendants
 from curation.project import parse_project
 from curation.publish import resolve_version
 from curation.stages.local import run_project
@@ -37,20 +38,6 @@ RECIPES = [
 ]
 
 
-def _tree(pid: int) -> set[int]:
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        out.add(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
 def test_local_ray_listens_on_loopback_only(ray_local):
     """Every socket the local Ray (all processes this test process started) listens on is
     bound to loopback."""
@@ -59,7 +46,7 @@ def test_local_ray_listens_on_loopback_only(ray_local):
         listing = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True)
     except (FileNotFoundError, subprocess.CalledProcessError):
         pytest.skip("ss (iproute2) is not available")
-    ours = _tree(os.getpid())
+    ours = set(descendants(os.getpid()))
     mine = [
         line.split()[3]
         for line in listing.stdout.splitlines()
