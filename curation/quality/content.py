@@ -1,28 +1,30 @@
 """The shard-set check bound to content: ids in order and each row's id+text equal to the
 corpus row it came from, in the corpus version the lineage names.
 
-A shard set is first checked one shard at a time, so what the check holds beyond a few
-8-byte-per-row numpy arrays (positions, fingerprints, id hashes) is one shard's worth,
-whatever the corpus size: the exact invariants are computed per shard in numpy/Arrow and
-GX validates their summary (one row per shard). When the summary is not clean -- a shard
-with another row count, a differing id or fingerprint, a repeated id hash, shards that do
-not tile the positions -- the set goes through one whole-set :func:`check_shards` (GX on
-every row), whose report names every offending position and id: that is the verdict.
+A shard set is compared with its ordering one batch at a time
+(:func:`curation.quality.shard_stream.compare_shards`), so the check holds a batch of each
+plus 9 bytes per corpus row, whatever the ids' length, the shard count or the number of
+recipes; the exact invariants are counted per shard in numpy/Arrow and GX validates their
+summary (one row per shard). A failing set of up to :data:`WHOLE_SET_ROWS` rows goes
+through one whole-set :func:`check_shards` (GX on every row), whose report counts and names
+every offending position and id; a larger one is reported from the per-shard counts and
+its first offenders, so a failure costs no more memory than a pass.
 """
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from curation.corpus.digests import content_digests
 from curation.corpus.read import assert_unchanged
 from curation.machine import release_memory
-from curation.quality.gx import Suite, expect, repeated, run_suites
+from curation.quality.gx import Suite, expect, run_suites
 from curation.quality.outcome import CheckOutcome, make_outcome
+from curation.quality.shard_stream import Comparison, compare_shards
 from curation.quality.shards import check_shards
 from curation.refs import CorpusRef, OrderingRef, ShardRef, ShardSetRef
-from curation.storage.hashing import RowHasher
+
+#: a failing set this small gets GX's row-by-row report (~1 KB a row while it runs)
+WHOLE_SET_ROWS = 200_000
 
 
 def check_shard_set(
@@ -41,11 +43,15 @@ def check_shard_set(
     assert_unchanged(corpus.uri, ordering.corpus_version)
     if corpus_digests is None:
         corpus_digests = content_digests(corpus.uri, corpus.id_column, corpus.text_column)
-    rows = ordering.read_rows()
-    expected_ids = ordering.read_ids()
-    outcome = _shard_by_shard(corpus, shards, expected_ids, corpus_digests, rows)
-    if outcome is None:
-        outcome = _whole_set(corpus, shards, expected_ids, corpus_digests, rows)
+    found = compare_shards(shards, ordering, corpus_digests, corpus.id_column, corpus.text_column)
+    n = ordering.rows
+    tiled = _tiles(shards.shards, n)
+    if found.clean and tiled:
+        outcome = _summarised(found, shards, n)
+    elif n <= WHOLE_SET_ROWS:
+        outcome = _whole_set(corpus, shards, ordering, corpus_digests)
+    else:
+        outcome = _summarised(found, shards, n, tiled)
     release_memory()
     return outcome
 
@@ -61,70 +67,65 @@ def _tiles(shards: tuple[ShardRef, ...], n: int) -> bool:
     )
 
 
-def _shard_by_shard(
-    corpus: CorpusRef,
-    shards: ShardSetRef,
-    expected_ids: pa.ChunkedArray,
-    corpus_digests: np.ndarray,
-    rows: np.ndarray,
-) -> CheckOutcome | None:
-    """The passing outcome from per-shard invariants; None when anything is off.
-
-    Per shard, exactly and in numpy/Arrow: its row count against the declared one, the
-    positions whose id differs from the expected id, and those whose fingerprint differs
-    from the corpus row's; across shards, ids whose 64-bit hash repeats. GX validates that
-    summary (one row per shard), so a 10^7-row set costs one small validation, not one per
-    10^6 rows.
-    """
-    n = len(expected_ids)
-    if not _tiles(shards.shards, n):
-        return None
-    hasher, id_hashes = RowHasher(), np.empty(n, dtype=np.uint64)
-    summary = {k: np.zeros(len(shards.shards), np.int64) for k in _SUMMARY}
-    for k, shard in enumerate(shards.shards):
-        lo, hi = shard.first_position, shard.first_position + shard.rows
-        ids = shard.read_ids(corpus.id_column).combine_chunks()
-        digests = content_digests(shard.path, corpus.id_column, corpus.text_column)
-        summary["declared_rows"][k], summary["actual_rows"][k] = shard.rows, len(ids)
-        if len(ids) != shard.rows or len(digests) != shard.rows:
-            return None
-        same = pc.fill_null(pc.equal(ids, expected_ids.slice(lo, shard.rows)), False)
-        summary["differing_ids"][k] = shard.rows - pc.sum(same).as_py() if shard.rows else 0
-        summary["differing_content"][k] = np.count_nonzero(digests != corpus_digests[rows[lo:hi]])
-        id_hashes[lo:hi] = hasher(ids, ids)
-    starts = np.array([s.first_position for s in shards.shards], dtype=np.int64)
-    flags = repeated(id_hashes).astype(np.int64)  # per shard: its rows whose id hash repeats
-    summary["repeated_ids"][:] = np.add.reduceat(flags, np.minimum(starts, n - 1)) if n else 0
-    summary["repeated_ids"][np.diff(np.append(starts, n)) == 0] = 0  # reduceat on empty shards
-    del id_hashes, flags
-    if any(summary[k].any() for k in _SUMMARY[2:]):
-        return None  # the whole-set check names every offending position and id
-    results = run_suites([_summary_suite(summary, shards)])
+def _summarised(found: Comparison, shards: ShardSetRef, n: int, tiled: bool = True) -> CheckOutcome:
+    """The verdict from the per-shard counts: GX validates the summary (one row per shard),
+    so a 10^7-row set costs one small validation, not one per 10^6 rows."""
+    results = run_suites([_summary_suite(found.summary, shards)])
     lengths = [s.rows for s in shards.shards]
+    summary = found.summary
+    wrong = np.flatnonzero(summary["actual_rows"] != summary["declared_rows"])
+    offenders = found.offenders
     metadata = {
         "expected_rows": n,
         "shard_rows": int(summary["actual_rows"].sum()),
         "shards": len(lengths),
         "shard_lengths": lengths[:1000],
-        "shards_with_wrong_counts": [],
-        "missing_rows": 0,
-        "extra_rows": 0,
-        "differing_positions": 0,
-        "repeated_rows": 0,
-        "content_differs": 0,
-        "offending_positions": [],
-        "offending_ids": [],
+        "shards_with_wrong_counts": [
+            {
+                "shard": int(i),
+                "declared": int(summary["declared_rows"][i]),
+                "actual": int(summary["actual_rows"][i]),
+            }
+            for i in wrong[:10]
+        ],
+        "missing_rows": found.missing_rows,
+        "extra_rows": found.extra_rows,
+        "differing_positions": int(summary["differing_ids"].sum()),
+        "repeated_rows": int(summary["repeated_ids"].sum()),
+        "content_differs": int(summary["differing_content"].sum()),
+        "offending_positions": [o["position"] for o in offenders],
+        "offending_ids": list(
+            dict.fromkeys(
+                v for o in offenders for v in (o["expected_id"], o["actual_id"]) if v is not None
+            )
+        )[:10],
         "checked": "per shard: exact invariants in numpy, GX on their summary",
     }
+    problems = []
+    if found.missing_rows or found.extra_rows:
+        problems.append(
+            f"{found.missing_rows} expected row(s) missing past the end of the shards, "
+            f"{found.extra_rows} extra row(s) past the expected ids"
+        )
+    if not tiled:
+        problems.append("the declared shards do not tile the positions 0..n-1")
+    if offenders:
+        problems.append(
+            "first offending positions: "
+            + "; ".join(
+                f"position={o['position']} shard={o['shard']} expected_id={o['expected_id']!r} "
+                f"actual_id={o['actual_id']!r}"
+                for o in offenders[:5]
+            )
+        )
+    if problems and all(r["success"] for r in results):
+        results.append({"label": "shards tile the ordering's positions", "success": False})
     ok = (
         f"Shards OK: {len(lengths)} shard(s) hold the {n} expected ids in order, "
         "with the declared row counts."
     )
-    outcome = make_outcome("shards", results, ok, ["shard", "path"], metadata)
-    return outcome if outcome.passed else None
-
-
-_SUMMARY = ("declared_rows", "actual_rows", "differing_ids", "differing_content", "repeated_ids")
+    note = ". ".join(problems) + ("." if problems else "")
+    return make_outcome("shards", results, ok, ["shard", "path"], metadata, note)
 
 
 def _summary_suite(summary: dict[str, np.ndarray], shards: ShardSetRef) -> Suite:
@@ -165,19 +166,15 @@ def _summary_suite(summary: dict[str, np.ndarray], shards: ShardSetRef) -> Suite
 
 
 def _whole_set(
-    corpus: CorpusRef,
-    shards: ShardSetRef,
-    expected_ids: pa.ChunkedArray,
-    corpus_digests: np.ndarray,
-    rows: np.ndarray,
+    corpus: CorpusRef, shards: ShardSetRef, ordering: OrderingRef, corpus_digests: np.ndarray
 ) -> CheckOutcome:
     """One :func:`check_shards` over every shard at once: the complete failure report."""
     parts = [content_digests(s.path, corpus.id_column, corpus.text_column) for s in shards.shards]
     actual = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
     return check_shards(
-        expected_ids,
+        ordering.read_ids(),
         shards.read_ids(),
         shard_row_counts=[s.rows for s in shards.shards],
-        expected_digests=corpus_digests[rows],
+        expected_digests=corpus_digests[ordering.read_rows()],
         shard_digests=actual,
     )

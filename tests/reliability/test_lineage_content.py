@@ -12,6 +12,7 @@ from curation.corpus.read import CorpusChanged, assert_unchanged, corpus_version
 from curation.ordering.engine import order
 from curation.ordering.table import write_ordering_table
 from curation.quality import check_shards
+from curation.quality import content
 from curation.quality.content import check_shard_set
 from curation.refs import CorpusRef, OrderingRef, ShardRef, ShardSetRef
 from curation.shards import write_ordered_shards
@@ -125,3 +126,52 @@ def test_shards_that_do_not_tile_the_positions_get_the_whole_set_report(tmp_path
     dropped = ShardSetRef(uri=sref.uri, recipe="r", shards=sref.shards[:-1], ordering=oref)
     outcome = check_shard_set(cref, oref, dropped)
     assert not outcome.passed and outcome.metadata["missing_rows"] == 15
+
+
+def test_a_large_damaged_set_is_reported_from_its_per_shard_counts(tmp_path, monkeypatch):
+    """Past WHOLE_SET_ROWS a failing set is reported from the streamed comparison: exact
+    counts per shard and the first offenders, with no whole-set arrays."""
+    monkeypatch.setattr(content, "WHOLE_SET_ROWS", 0)
+    cref, oref, sref = _shard_set(tmp_path)
+    first, second = sref.shards[0], sref.shards[1]
+    table = pq.read_table(first.path)
+    texts = table.column("text").to_pylist()
+    texts[3] = "tampered"
+    pq.write_table(table.set_column(1, "text", pa.array(texts)), first.path)
+    pq.write_table(pq.read_table(first.path), second.path)  # shard 2 repeats shard 1
+    outcome = check_shard_set(cref, oref, sref)
+    assert not outcome.passed
+    meta = outcome.metadata
+    assert meta["checked"].startswith("per shard")
+    assert meta["differing_positions"] == 25 and meta["content_differs"] == 26
+    assert meta["offending_positions"][0] == 3  # the tampered row comes first
+    assert set(meta["failed_expectations"]) == {
+        "shard ids differ from the expected ids",
+        "shard content differs from the corpus rows",
+    }
+    assert "position=3 shard=0" in outcome.description
+
+
+def test_a_large_set_missing_a_shard_names_the_missing_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(content, "WHOLE_SET_ROWS", 0)
+    cref, oref, sref = _shard_set(tmp_path)
+    dropped = ShardSetRef(uri=sref.uri, recipe="r", shards=sref.shards[:-1], ordering=oref)
+    outcome = check_shard_set(cref, oref, dropped)
+    assert not outcome.passed and outcome.metadata["missing_rows"] == 15
+    assert "15 expected row(s) missing" in outcome.description
+
+
+def test_a_large_set_whose_ordering_repeats_a_row_is_refused(tmp_path, monkeypatch):
+    """The ordering table names a corpus row twice: the streamed check counts the repeat
+    (and the shard row at that position, which differs from it)."""
+    monkeypatch.setattr(content, "WHOLE_SET_ROWS", 0)
+    cref, oref, sref = _shard_set(tmp_path)
+    loc = resolve(oref.uri)
+    rows = pq.read_table(loc.path).column("row").to_numpy().copy()
+    rows[40] = rows[10]  # position 40 now reads position 10's corpus row
+    write_ordering_table(loc, pq.read_table(cref.uri).column("id"), rows)
+    outcome = check_shard_set(cref, oref, sref)
+    meta = outcome.metadata
+    assert not outcome.passed and meta["repeated_rows"] == 1
+    assert meta["offending_positions"] == [40]
+    assert meta["differing_positions"] == 1 and meta["content_differs"] == 1
