@@ -302,7 +302,7 @@ def _parquet_batches(
 ) -> Iterator[pa.RecordBatch]:
     try:
         with loc.fs.open_input_file(loc.path) as f:
-            pf = pq.ParquetFile(f)
+            pf = pq.ParquetFile(f, pre_buffer=False)  # pre-buffering read ahead ~100 MB a file
             _check_columns(loc, pf.schema_arrow.names, columns)
             yield from pf.iter_batches(batch_size=batch_size, columns=columns)
     except (pa.ArrowException, OSError) as exc:

@@ -38,7 +38,7 @@ class ProbeDataError(ValueError):
 
 def _open(uri: str) -> pq.ParquetFile:
     loc = storage.resolve(uri)
-    return pq.ParquetFile(loc.fs.open_input_file(loc.path))
+    return pq.ParquetFile(loc.fs.open_input_file(loc.path), pre_buffer=False)
 
 
 def check_shards(shards: list[str], need: tuple[str, ...] = ("text",)) -> None:

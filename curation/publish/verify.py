@@ -166,7 +166,7 @@ def _shard_content(vdir: Location, shard: dict, columns: dict, hashed: bool) -> 
                 f"{name}: sha256 mismatch (file {digest[:12]}…, manifest {shard['sha256'][:12]}…)"
             ]
     with loc.fs.open_input_file(loc.path) as f:
-        pf = pq.ParquetFile(f)
+        pf = pq.ParquetFile(f, pre_buffer=False)
         problems = _footer_problems(pf, shard, columns)
         if not problems and hashed and POSITION in pf.schema_arrow.names:
             problems = _verify_positions(pf, shard)

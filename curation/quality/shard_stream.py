@@ -31,7 +31,7 @@ class _Expected:
 
     def __init__(self, ordering: OrderingRef) -> None:
         loc = resolve(ordering.uri)
-        file = pq.ParquetFile(loc.fs.open_input_file(loc.path))
+        file = pq.ParquetFile(loc.fs.open_input_file(loc.path), pre_buffer=False)
         self._schema = pa.schema([file.schema_arrow.field(name) for name in ("id", "row")])
         self._batches = file.iter_batches(batch_size=BATCH_ROWS, columns=["id", "row"])
         self._pending: list[pa.RecordBatch] = []

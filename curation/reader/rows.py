@@ -106,7 +106,7 @@ class RowSource:
             loc = self._dir.join(self._names[shard_idx])
             try:
                 self._file = loc.fs.open_input_file(loc.path)
-                self._pf = pq.ParquetFile(self._file)
+                self._pf = pq.ParquetFile(self._file, pre_buffer=False)
             except (OSError, pa.ArrowException) as exc:
                 raise self._damaged(shard_idx, exc) from exc
             self._file_idx = shard_idx

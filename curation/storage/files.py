@@ -153,14 +153,21 @@ def create_once(loc: Location, data: bytes) -> bool:
         os.unlink(tmp.path)
 
 
+WORK_ROW_GROUP_ROWS = 1 << 16
+
+
 def write_parquet_atomic(table, loc: Location, **kwargs) -> None:
     """Write a parquet file that is either absent or complete under its final name.
 
     Write a hidden sibling, then rename. (On S3 pyarrow completes a multipart upload even
-    when the writer fails mid-way, so the temporary key matters there too.)
+    when the writer fails mid-way, so the temporary key matters there too.) Row groups are
+    :data:`WORK_ROW_GROUP_ROWS` rows unless told otherwise: a reader decodes a whole row
+    group, so pyarrow's default (2^20 rows) made a streamed read of a 10^6-row work table
+    hold all of it.
     """
     import pyarrow.parquet as pq
 
+    kwargs.setdefault("row_group_size", WORK_ROW_GROUP_ROWS)
     if not loc.is_s3:
         loc.fs.create_dir(posixpath.dirname(loc.path), recursive=True)
     tmp = tmp_sibling(loc)

@@ -67,35 +67,30 @@ class RowHasher:
     """Row fingerprints, vectorised, with no per-row loop and no per-byte ``power``.
 
     Per column, a row's sum is ``sum((byte + salt) * P**k)`` over its bytes ``k = 0..len-1``.
-    With the batch's bytes at global offsets ``j``, ``P**j`` and its running sum are data-free
-    tables (kept between batches, grown as needed); one running sum of ``byte * P**j`` then
-    gives every row's sum times ``P**start``, and ``P`` is odd, so the kept table of
-    ``P**-j`` (mod 2**64) takes that factor out. All arithmetic wraps mod 2**64, as the
-    definition does. The work arrays are reused because a fresh 64 MB array per batch
-    costs more in page faults than the arithmetic on it.
+    The bytes are taken a window of :attr:`WINDOW` bytes at a time. Within a window at
+    local offsets ``j``, ``P**j`` and its running sum are data-free tables (kept between
+    calls); one running sum of ``byte * P**j`` gives every piece's sum times ``P**start``,
+    and ``P`` is odd, so the kept table of ``P**-j`` (mod 2**64) takes that factor out. A
+    row cut by a window edge is the sum of its pieces, each times ``P`` to the piece's
+    offset in the row. All arithmetic wraps mod 2**64, as the definition does.
+
+    The tables hold 32 bytes per byte of a window, so the window bounds them (8 MiB at the
+    default) whatever the batch, the row count or the longest document; sized to a batch,
+    they held ~470 MB per 10^6 ids and 32x any document's length.
     """
 
-    def __init__(self) -> None:
-        empty = np.zeros(0, dtype=np.uint64)
-        self._powers, self._power_sums, self._inverse, self._work = empty, empty, empty, empty
+    #: bytes hashed per step; the work tables are 32x this
+    WINDOW = 1 << 18
 
-    #: rows hashed at a time: the tables hold 32 bytes per byte of a chunk, so hashing a
-    #: whole shard's ids at once held ~470 MB per 10^6 ids; a chunk keeps them to a few MB
-    CHUNK_ROWS = 1 << 15
+    def __init__(self) -> None:
+        with np.errstate(over="ignore"):
+            self._powers = _running_product(_PRIME, self.WINDOW + 1)  # P**j
+            self._power_sums = np.cumsum(self._powers)  # sum of P**k, k <= j
+            self._inverse = _running_product(_PRIME_INVERSE, self.WINDOW + 1)  # P**-j
+        self._work = np.empty(self.WINDOW, dtype=np.uint64)
 
     def __call__(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
-        """One fingerprint per row (identical however the rows are chunked)."""
-        if len(ids) <= self.CHUNK_ROWS:
-            return self._hash(ids, texts)
-        out = np.empty(len(ids), dtype=np.uint64)
-        for start in range(0, len(ids), self.CHUNK_ROWS):
-            stop = min(start + self.CHUNK_ROWS, len(ids))
-            out[start:stop] = self._hash(
-                ids.slice(start, stop - start), texts.slice(start, stop - start)
-            )
-        return out
-
-    def _hash(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
+        """One fingerprint per row (identical however the rows are batched)."""
         out = np.zeros(len(ids), dtype=np.uint64)
         for salt, column in enumerate((ids, texts), start=1):
             offsets, raw = _utf8_buffers(column)
@@ -105,29 +100,55 @@ class RowHasher:
                 out = _mix(out * _PRIME + sums + lengths * np.uint64(salt))
         return out
 
-    def _grow(self, size: int) -> None:
-        if size <= self._powers.size:
-            return
-        size = max(size, 2 * self._powers.size)
-        with np.errstate(over="ignore"):
-            self._powers = _running_product(_PRIME, size)  # P**j
-            self._power_sums = np.cumsum(self._powers)  # sum of P**k, k <= j
-            self._inverse = _running_product(_PRIME_INVERSE, size)  # P**-j
-        self._work = np.empty(size, dtype=np.uint64)
-
     def _row_sums(self, raw: np.ndarray, offsets: np.ndarray, salt: int) -> np.ndarray:
         """``sum((raw[j] + salt) * P**(j - start))`` over each row's bytes, mod 2**64."""
+        rows = len(offsets) - 1
+        out = np.zeros(rows, dtype=np.uint64)
+        if raw.size == 0:
+            return out
+        # pieces: the rows' bytes cut at every window edge (empty rows hold none)
+        edges = np.arange(0, raw.size, self.WINDOW, dtype=np.int64)
+        cuts = np.union1d(offsets, edges)
+        starts, ends = cuts[:-1], cuts[1:]
+        sums = np.empty(starts.size, dtype=np.uint64)
+        for first in range(0, raw.size, self.WINDOW):
+            lo, hi = np.searchsorted(starts, [first, first + self.WINDOW])
+            local = np.append(starts[lo:hi], ends[hi - 1]) - first if hi > lo else None
+            if local is not None:
+                sums[lo:hi] = self._window_sums(raw[first : first + self.WINDOW], local, salt)
+        owner = np.searchsorted(offsets, starts, side="right") - 1  # the row a piece is in
+        inside = starts - offsets[owner]  # the piece's offset in its row
+        cut = np.flatnonzero(inside)
+        with np.errstate(over="ignore"):
+            sums[cut] *= _powers_of(_PRIME, inside[cut])
+        firsts = np.flatnonzero(np.diff(owner, prepend=-1))
+        out[owner[firsts]] = np.add.reduceat(sums, firsts)
+        return out
+
+    def _window_sums(self, raw: np.ndarray, local: np.ndarray, salt: int) -> np.ndarray:
+        """Each piece's sum within one window (``local``: piece edges from the window's start)."""
         n = raw.size
-        if n == 0:
-            return np.zeros(len(offsets) - 1, dtype=np.uint64)
-        self._grow(n + 1)  # an empty last row starts at n
         work = self._work[:n]
         with np.errstate(over="ignore"):
             np.multiply(self._powers[:n], raw, out=work)
             np.cumsum(work, out=work)  # running sum of byte * P**j through byte j
-            data = _span_sums(work, offsets)
-            weights = _span_sums(self._power_sums[:n], offsets)
-            return (data + np.uint64(salt) * weights) * self._inverse[offsets[:-1]]
+            data = _span_sums(work, local)
+            weights = _span_sums(self._power_sums[:n], local)
+            return (data + np.uint64(salt) * weights) * self._inverse[local[:-1]]
+
+
+def _powers_of(base: np.uint64, exponents: np.ndarray) -> np.ndarray:
+    """``base ** e`` mod 2**64 for each e (square and multiply, 64 steps at most)."""
+    result = np.ones(exponents.size, dtype=np.uint64)
+    e = exponents.astype(np.uint64)
+    b = np.uint64(base)
+    with np.errstate(over="ignore"):
+        while e.any():
+            odd = (e & np.uint64(1)).astype(bool)
+            result[odd] *= b
+            b = b * b
+            e >>= np.uint64(1)
+    return result
 
 
 def _running_product(base: np.uint64, size: int) -> np.ndarray:

@@ -53,15 +53,40 @@ def test_same_row_same_digest_anywhere_in_a_batch():
     assert len(set(got.tolist())) == 3
 
 
-def test_row_fingerprints_do_not_depend_on_chunking(monkeypatch):
-    """Large columns are hashed a chunk at a time (bounded work tables): same fingerprints."""
-    import pyarrow as pa
-
+def test_row_fingerprints_do_not_depend_on_the_window(monkeypatch):
+    """Bytes are hashed a window at a time (bounded work tables), rows cut by window edges
+    included: same fingerprints whatever the window and the batch."""
     from curation.storage.hashing import RowHasher
 
     ids = pa.array([f"doc-{i}" for i in range(1000)])
     texts = pa.array([("word " * (i % 17)) or None for i in range(1000)])
     whole = RowHasher()(ids, texts)
-    monkeypatch.setattr(RowHasher, "CHUNK_ROWS", 7)
-    assert (RowHasher()(ids, texts) == whole).all()
-    assert (RowHasher()(ids.slice(3, 500), texts.slice(3, 500)) == whole[3:503]).all()
+    for window in (7, 64, 1000):
+        monkeypatch.setattr(RowHasher, "WINDOW", window)
+        assert (RowHasher()(ids, texts) == whole).all()
+        assert (RowHasher()(ids.slice(3, 500), texts.slice(3, 500)) == whole[3:503]).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(texts, texts), min_size=1, max_size=20), st.integers(1, 9))
+def test_small_windows_equal_the_definition(rows, window):
+    from curation.storage.hashing import RowHasher
+
+    ids = pa.array([r[0] for r in rows], pa.string())
+    text = pa.array([r[1] for r in rows], pa.large_string())
+    original = RowHasher.WINDOW
+    RowHasher.WINDOW = window
+    try:
+        got = RowHasher()(ids, text)
+    finally:
+        RowHasher.WINDOW = original
+    assert got.tolist() == _definition(rows)
+
+
+def test_the_work_tables_do_not_grow_with_a_long_document():
+    from curation.storage.hashing import RowHasher
+
+    hasher = RowHasher()
+    before = hasher._work.nbytes + hasher._powers.nbytes
+    hasher(pa.array(["long"]), pa.array(["x" * (5 * RowHasher.WINDOW + 3)]))
+    assert hasher._work.nbytes + hasher._powers.nbytes == before <= 8 * (RowHasher.WINDOW + 1) * 2
