@@ -20,6 +20,7 @@ from curation.corpus.staging import StagedCorpus, stage_corpus
 from curation.project import Project
 from curation.shards import CorpusFormatError, corpus_layout
 from curation.shards.columns import ADDED, RESERVED_PREFIX, reserved_names
+from curation.stages.memory import memory_problem
 
 
 class PreflightError(CorpusError):
@@ -145,6 +146,9 @@ def prepare_corpus(project: Project, log: Callable[[str], None] | None = None) -
     )
     named = uri if staged.uri == uri else f"{uri} (staged as {staged.uri})"
     check_corpus(project, staged.uri, named)
+    too_big = memory_problem(project, staged.uri)
+    if too_big:
+        raise PreflightError(f"run.memory_limit_mb: {too_big} ({named})")
     return staged
 
 
@@ -188,6 +192,7 @@ def _corpus_problems(project: Project) -> list[tuple[str, str]]:
         return [("corpus.uri", str(exc))]
     if schema is None:
         return []
+    too_big = memory_problem(project, uri) if sources.format == PARQUET else None
     score_key = "scores.column" if project.scores.column else "scores.columns"
     out = []
     for problem in column_problems(project, schema, sources.format):
@@ -196,7 +201,7 @@ def _corpus_problems(project: Project) -> list[tuple[str, str]]:
         else:
             key = score_key if problem.startswith("score column") else "corpus.uri"
         out.append((key, f"{problem} ({uri}; its columns: {', '.join(schema.names)})"))
-    return out
+    return out + ([("run.memory_limit_mb", too_big)] if too_big else [])
 
 
 def _score_problems(project: Project) -> list[tuple[str, str]]:

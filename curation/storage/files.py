@@ -175,6 +175,20 @@ def write_parquet_atomic(table, loc: Location, **kwargs) -> None:
     loc.fs.move(tmp.path, loc.path)
 
 
+def write_batches_atomic(batches, schema, loc: Location, **kwargs) -> None:
+    """:func:`write_parquet_atomic` for a table that arrives in record batches (each one
+    row group), so it is never whole in memory."""
+    import pyarrow.parquet as pq
+
+    if not loc.is_s3:
+        loc.fs.create_dir(posixpath.dirname(loc.path), recursive=True)
+    tmp = tmp_sibling(loc)
+    with pq.ParquetWriter(tmp.path, schema, filesystem=loc.fs, **kwargs) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    loc.fs.move(tmp.path, loc.path)
+
+
 class DamagedFile(ValueError):
     """A small JSON file (marker, pointer, manifest, cache index) that is empty, cut short,
     not strict JSON, or not the shape its reader expects. The message names the file."""

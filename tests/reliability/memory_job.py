@@ -27,6 +27,7 @@ def built(base: Path, n: int, id_bytes: int):
             "corpus": {"uri": str(base / "c.parquet")},
             "scores": {"uri": str(base / "s.parquet"), "columns": ["quality"]},
             "storage": {"root": str(base / "root")},
+            "run": {"memory_limit_mb": 1024},  # what the pre-flight asks for 4x10^5 long ids
             "recipes": [{"name": "r", "method": "str"}],
         }
     )

@@ -11,8 +11,7 @@ from curation.corpus.digests import content_digests
 from curation.corpus.read import CorpusChanged, assert_unchanged, corpus_version
 from curation.ordering.engine import order
 from curation.ordering.table import write_ordering_table
-from curation.quality import check_shards
-from curation.quality import content
+from curation.quality import check_shards, content
 from curation.quality.content import check_shard_set
 from curation.refs import CorpusRef, OrderingRef, ShardRef, ShardSetRef
 from curation.shards import write_ordered_shards

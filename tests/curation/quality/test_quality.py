@@ -46,12 +46,48 @@ def test_coverage_passes_on_exact_scores_in_any_order():
     assert outcome.metadata["failed_expectations"] == []
     assert outcome.metadata["score_columns"] == ["a", "b"]
     assert all(r["success"] for r in outcome.results)
-    assert {r["expectation"] for r in outcome.results} >= {
-        "expect_column_values_to_be_unique",
-        "expect_column_values_to_not_be_null",
-        "expect_column_values_to_be_between",
-        "expect_column_values_to_be_in_set",
+    assert {r["label"] for r in outcome.results} >= {
+        "duplicate ids in the score table",
+        "score ids not in the corpus",
+        "corpus ids without a score",
+        "null/NaN scores in 'a'",
+        "infinite scores in 'b'",
     }
+    assert outcome.metadata["checked"].startswith("exact counts")  # GX on the summary row
+
+
+_BROKEN_TABLES = {
+    "missing": lambda: (IDS, IDS[2:], np.ones(10)),
+    "unknown": lambda: (IDS, np.append(IDS, ["ghost", "spook"]), np.ones(14)),
+    "duplicate": lambda: (IDS, np.append(IDS, IDS[:3]), np.ones(15)),
+    "nan and inf": lambda: (IDS, IDS, np.array([np.nan, np.inf, -np.inf] + [1.0] * 9)),
+    "null id": lambda: (IDS, pa.array(list(IDS[:11]) + [None]), np.ones(12)),
+    "all at once": lambda: (
+        IDS,
+        np.append(IDS[1:], ["ghost", "d0001"][:2]),
+        np.array([np.nan] + [1.0] * 12),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_BROKEN_TABLES))
+def test_a_large_failing_table_gets_the_counts_of_the_row_by_row_report(case, monkeypatch):
+    """Past WHOLE_TABLE_ROWS a failing table is judged from exact numpy counts: the same
+    verdict, failed expectations and counts as GX row by row, and offending ids named."""
+    from curation.quality import coverage
+
+    corpus, ids, scores = _BROKEN_TABLES[case]()
+    whole = check_score_coverage(corpus, ids, scores)
+    monkeypatch.setattr(coverage, "WHOLE_TABLE_ROWS", 0)
+    summary = check_score_coverage(corpus, ids, scores)
+    assert not whole.passed and not summary.passed
+    keys = ("failed_expectations", "missing_ids", "unknown_ids", "duplicate_id_rows")
+    keys += ("null_ids", "non_finite_scores")
+    assert {k: summary.metadata[k] for k in keys} == {k: whole.metadata[k] for k in keys}
+    assert summary.metadata["offending_ids"]
+    assert set(summary.metadata["offending_ids"]) <= set(whole.metadata["offending_ids"]) | set(
+        np.asarray(ids, dtype=object).tolist()
+    ) | set(IDS.tolist())
 
 
 def test_coverage_accepts_arrow_and_int_ids():
