@@ -16,7 +16,7 @@ from curation.engines.ray_cluster import import_ray, ray_session
 def map_on_ray(project) -> Callable[[Callable, list[tuple]], Iterator]:
     """A ``map_files`` for :func:`curation.corpus.staging.stage_corpus`: each call one Ray
     task (one CPU each, about a chunk's worth of memory), results in file order; a task's
-    error is raised as itself (the file and line it names)."""
+    error is raised as itself (the file and line it names), once the other tasks ended."""
 
     def run(fn: Callable, calls: list[tuple]) -> Iterator:
         with ray_session(project):
@@ -32,7 +32,9 @@ def map_on_ray(project) -> Callable[[Callable, list[tuple]], Iterator]:
                     except ray.exceptions.RayTaskError as exc:
                         raise exc.cause from None
             finally:
-                for ref in refs:
-                    ray.cancel(ref)
+                # let the others end rather than cancel them: Ray 2.60 aborts the driver
+                # (task_manager "Check failed: it != submissible_tasks_.end()") when a
+                # cancel meets a task completing, which a loaded machine made likely
+                ray.wait(refs, num_returns=len(refs))
 
     return run
