@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.storage.hashing import RowHasher
+
 _INT64_MAX = np.iinfo(np.int64).max
 
 
@@ -96,14 +98,80 @@ def _dense_codes(arrays: list[pa.Array]) -> np.ndarray:
     return indices.to_numpy(zero_copy_only=False).astype(_code_type(len(joined)))  # writable
 
 
+#: positions whose ids are compared with their code's first id at a time
+VERIFY_ROWS = 1 << 16
+
+
+def _keys(arrays: list[pa.Array]) -> np.ndarray | None:
+    """One 64-bit key per id across the arrays (int64 ids as themselves, strings hashed),
+    or None when they are not all of one id type without nulls (the dictionary path)."""
+    types = {a.type for a in arrays}
+    if len(types) != 1 or any(a.null_count for a in arrays):
+        return None
+    kind = types.pop()
+    if kind == pa.int64():
+        return np.concatenate([a.to_numpy(zero_copy_only=False) for a in arrays]).view(np.uint64)
+    if kind != pa.string():
+        return None
+    hasher = RowHasher()
+    return np.concatenate([hasher.column(a) for a in arrays])
+
+
+def _take_joined(arrays: list[pa.Array], starts: np.ndarray, rows: np.ndarray) -> pa.Array:
+    """Values at global ``rows`` of the arrays' concatenation, without concatenating them."""
+    part = np.searchsorted(starts, rows, side="right") - 1
+    order = np.argsort(part, kind="stable")
+    pieces = [arrays[k].take(pa.array(rows[part == k] - starts[k])) for k in np.unique(part)]
+    back = np.empty_like(order)
+    back[order] = np.arange(order.size)
+    return pa.concat_arrays(pieces).take(pa.array(back))
+
+
+def _one_id_per_code(arrays: list[pa.Array], codes: np.ndarray) -> bool:
+    """Every row's id equals the first id of its code: no two different ids share a key
+    (compared a chunk at a time; a 64-bit key collision sends the caller to the
+    dictionary path, so codes stay exact)."""
+    first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
+    rep = first[codes]
+    check = np.flatnonzero(rep != np.arange(codes.size))
+    starts = np.cumsum([0] + [len(a) for a in arrays[:-1]])
+    for lo in range(0, check.size, VERIFY_ROWS):
+        rows = check[lo : lo + VERIFY_ROWS]
+        same = pc.equal(_take_joined(arrays, starts, rows), _take_joined(arrays, starts, rep[rows]))
+        if not pc.all(same).as_py():
+            return False
+    return True
+
+
+def _key_codes(arrays: list[pa.Array]) -> np.ndarray | None:
+    """Codes by first appearance from 64-bit keys (what a dictionary encode of the
+    concatenation gives, without holding the ids twice), or None (the dictionary path)."""
+    keys = _keys(arrays)
+    if keys is None:
+        return None
+    codes = pd.factorize(keys)[0]
+    del keys
+    if arrays[0].type == pa.string() and not _one_id_per_code(arrays, codes):
+        return None
+    return codes.astype(_code_type(codes.size), copy=False)
+
+
 def shared_codes(*arrays: Any) -> list[np.ndarray]:
     """Integer codes shared by all arrays: equal ids, equal codes; every null id gets its
-    own negative code, so nulls are never equal to anything (nor to each other)."""
+    own negative code, so nulls are never equal to anything (nor to each other).
+
+    Ids of one type without nulls are coded from 64-bit keys (16 bytes a row, whatever the
+    ids' length), each code checked to stand for one id; otherwise, and after a key
+    collision, by one dictionary encode of their concatenation (the ids twice over)."""
     if all(isinstance(a, np.ndarray) and a.dtype.kind == "i" for a in arrays):
         joined = np.concatenate([a.astype(np.int64, copy=False) for a in arrays])
         codes = pd.factorize(joined)[0].astype(_code_type(len(joined)), copy=False)
     else:
-        codes = _dense_codes([_coded(a) for a in arrays])
+        coded = [_coded(a) for a in arrays]
+        codes = _key_codes(coded)
+        if codes is None:
+            codes = _dense_codes(coded)
     nulls = np.flatnonzero(codes < 0)
     codes[nulls] = -(nulls + 1)
     return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])

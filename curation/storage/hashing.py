@@ -100,6 +100,13 @@ class RowHasher:
                 out = _mix(out * _PRIME + sums + lengths * np.uint64(salt))
         return out
 
+    def column(self, values: pa.Array) -> np.ndarray:
+        """One 64-bit key per row of a single string column (ids), by the same rule."""
+        offsets, raw = _utf8_buffers(values)
+        lengths = np.diff(offsets).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            return _mix(self._row_sums(raw, offsets, 1) + lengths)
+
     def _row_sums(self, raw: np.ndarray, offsets: np.ndarray, salt: int) -> np.ndarray:
         """``sum((raw[j] + salt) * P**(j - start))`` over each row's bytes, mod 2**64."""
         rows = len(offsets) - 1
