@@ -9,6 +9,7 @@ before anything is published, naming the recipe, the check and the reason.
 from collections.abc import Callable
 
 from curation.engines import engine_session
+from curation.machine import release_memory
 from curation.project import Project
 from curation.quality import CheckOutcome
 from curation.refs import CorpusRef, ScoresRef, VersionRef
@@ -30,11 +31,18 @@ def _require(outcome: CheckOutcome, guard: str, recipe: str | None) -> dict:
     return {"passed": True, "description": outcome.description[:500]}
 
 
+def _starting(say: Callable[[str], None], stage: str) -> None:
+    """Hand the last stage's freed memory back before the next (what the orchestrated
+    graph's IO manager does after each step): a stage's peak is then its own."""
+    release_memory()
+    say(stage)
+
+
 def prepare(project: Project, say: Callable[[str], None] = lambda _: None):
     """The stages every recipe shares: corpus and scores, coverage checked."""
-    say("corpus")
+    _starting(say, "corpus")
     corpus = build_corpus(project)
-    say("scores")
+    _starting(say, "scores")
     scores, _ = build_scores(project, corpus)
     coverage = _require(check_scores(scores, corpus), "sample_scores:score_coverage", None)
     return corpus, scores, coverage
@@ -52,7 +60,7 @@ def run_recipe(
     result across recipes."""
     recipe = project.recipe(name)
     corpus, scores, coverage = shared or prepare(project, say)
-    say("ordering")
+    _starting(say, "ordering")
     ordering = compute_ordering(project, recipe, corpus, scores)
     invariants = check_recipe_ordering(ordering, corpus, scores)
     verdicts = {
@@ -61,11 +69,11 @@ def run_recipe(
             invariants, "orderings:ordering_invariants", name
         ),
     }
-    say("shards")
+    _starting(say, "shards")
     shards = build_shard_set(project, ordering, corpus, scores)
     integrity = check_shard_sets(corpus, {name: ordering}, {name: shards})[name]
     verdicts["shards:shard_integrity"] = _require(integrity, "shards:shard_integrity", name)
-    say("publish")
+    _starting(say, "publish")
     return publish_shard_set(project, shards, verdicts)
 
 

@@ -19,9 +19,9 @@ from curation.project import Project
 
 MiB = 1 << 20
 #: bytes a document that the hungriest stage holds besides its id (numpy arrays)
-PER_DOCUMENT = 192
+PER_DOCUMENT = 288
 #: copies of the id column a stage may hold at once (read, normalised, taken, joined)
-ID_COPIES = 16
+ID_COPIES = 6
 #: room for the batches, buffers and checks every stage uses whatever the corpus size
 WORKING_MB = 64
 
