@@ -133,12 +133,15 @@ def _one_id_per_code(arrays: list[pa.Array], codes: np.ndarray) -> bool:
     dictionary path, so codes stay exact)."""
     first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
     first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
-    rep = first[codes]
-    check = np.flatnonzero(rep != np.arange(codes.size))
     starts = np.cumsum([0] + [len(a) for a in arrays[:-1]])
-    for lo in range(0, check.size, VERIFY_ROWS):
-        rows = check[lo : lo + VERIFY_ROWS]
-        same = pc.equal(_take_joined(arrays, starts, rows), _take_joined(arrays, starts, rep[rows]))
+    for lo in range(0, codes.size, VERIFY_ROWS):
+        rep = first[codes[lo : lo + VERIFY_ROWS]]
+        rows = np.flatnonzero(rep != np.arange(lo, lo + rep.size)) + lo
+        if not rows.size:
+            continue
+        same = pc.equal(
+            _take_joined(arrays, starts, rows), _take_joined(arrays, starts, first[codes[rows]])
+        )
         if not pc.all(same).as_py():
             return False
     return True

@@ -6,8 +6,11 @@ stage must hold whole: the scores and the permutation the ordering sorts, the co
 fingerprints the shard check compares, and the id column the score join and the ordering
 table read. ``run.memory_limit_mb`` covers those too, so a corpus too large for the
 setting is refused before any work, naming the setting it needs, instead of running past
-it. (Measured on these machines: the hungriest stage, the ordering with its metrics, holds
-~250 bytes a document with 10-byte ids; the shard check ~20 whatever the recipes.)
+it. Measured on these machines (``bench/memory_stages.py``, ``tests/reliability/
+test_memory_bound.py``): the hungriest stage, the scores with their coverage join, holds
+~310 bytes a document with 8-byte ids and ~480 with 48-byte ids; the shard check ~20
+whatever the ids or recipes. The interpreter and libraries (~0.6 GB, GX and torch
+included) are not part of the setting.
 """
 
 import math

@@ -1,7 +1,9 @@
-"""Run by test_memory_bound.py. ``make BASE N ID_BYTES`` writes a corpus of N documents
-with ID_BYTES-byte ids and its score table; ``run BASE MB`` publishes nine recipes (the
-shipped methods, one with selection) with the library runner under ``run.memory_limit_mb:
-MB``, printing each stage's name as it starts."""
+"""Run by test_memory_bound.py.
+
+``make BASE N ID_BYTES [WORDS]`` writes a corpus of N documents with ID_BYTES-byte ids and
+WORDS-word texts (6), and its score table. ``run BASE MB`` publishes nine recipes (the
+shipped methods, one with selection) with the library runner under
+``run.memory_limit_mb: MB``, printing each stage's name as it starts."""
 
 import sys
 from pathlib import Path
@@ -27,15 +29,15 @@ RECIPES = [
 ]
 
 
-def corpus(base: Path, n: int, id_bytes: int) -> Path:
-    """``n`` documents in two files: fixed-width ids, short texts of a few words."""
+def corpus(base: Path, n: int, id_bytes: int, words_per_text: int = 6) -> Path:
+    """``n`` documents in two files: fixed-width ids, texts of a few words."""
     rng = np.random.default_rng(0)
     words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"])
     base.mkdir(parents=True, exist_ok=True)
     half = n // 2
     for part, (lo, hi) in enumerate([(0, half), (half, n)]):
         ids = pa.array(np.char.zfill(np.arange(lo, hi).astype(str), id_bytes))
-        picks = words[rng.integers(0, len(words), size=(hi - lo, 6))]
+        picks = words[rng.integers(0, len(words), size=(hi - lo, words_per_text))]
         text = pa.array([" ".join(row) for row in picks.tolist()])
         pq.write_table(pa.table({"id": ids, "text": text}), base / f"part-{part}.parquet")
         scores = pa.table({"id": ids, "quality": rng.random(hi - lo)})
@@ -47,7 +49,7 @@ def corpus(base: Path, n: int, id_bytes: int) -> Path:
 def main() -> None:
     command, base = sys.argv[1], Path(sys.argv[2])
     if command == "make":
-        corpus(base / "corpus", int(sys.argv[3]), int(sys.argv[4]))
+        corpus(base / "corpus", *(int(a) for a in sys.argv[3:6]))
         return
     uri, setting = base / "corpus", int(sys.argv[3])
     project = parse_project(
