@@ -4,11 +4,12 @@ Usage: python bench/memory_stages.py CORPUS_SMALL CORPUS_LARGE [--recipes random
 
 Runs the stages (corpus, scores from a generated score table, then per recipe ordering,
 its check and shards, then the shard check of every recipe) in this process, once per
-corpus, and samples this process's resident set every 10 ms from a thread. For each stage
-it prints the growth over the resident set at its start, at both sizes, and the growth per
-added document between them: the fixed costs (imports, GX, thread buffers) cancel, what
-is left is what the stage holds per document. ``curation.stages.memory`` is calibrated
-from these numbers. Results: ``bench/results/memory_stages.txt``.
+corpus after a warm-up pass on the small one, sampling its resident set every 10 ms from
+a thread. For each stage it prints the growth over the resident set at its start, at both
+sizes, and the growth per added document between them: the fixed costs (imports, GX,
+thread buffers) cancel, what is left is what the stage holds per document.
+``curation.stages.memory`` is calibrated from these numbers. Results:
+``bench/results/memory.txt``.
 """
 
 import argparse
@@ -70,6 +71,7 @@ def measure(corpus_dir: str, work: Path, recipes: list[str], sampler: Sampler) -
         [pq.read_table(f, columns=["id"]).column(0).combine_chunks() for f in files]
     )
     n = len(ids)
+    work.mkdir(parents=True, exist_ok=True)
     scores = work / "scores.parquet"
     pq.write_table(pa.table({"id": ids, "quality": np.random.default_rng(0).random(n)}), scores)
     del ids
@@ -78,7 +80,7 @@ def measure(corpus_dir: str, work: Path, recipes: list[str], sampler: Sampler) -
             "corpus": {"uri": corpus_dir},
             "scores": {"uri": str(scores), "columns": ["quality"]},
             "storage": {"root": str(work / "root")},
-            "run": {"memory_limit_mb": 4096},
+            "run": {"memory_limit_mb": 1024},
             "recipes": [{"name": r, **RECIPES[r]} for r in recipes],
         }
     )
@@ -121,6 +123,7 @@ def main() -> None:
     sampler = Sampler()
     recipes = args.recipes.split(",")
     with tempfile.TemporaryDirectory() as tmp:
+        measure(args.small, Path(tmp) / "warm-up", recipes, sampler)  # imports, GX, pools
         small = measure(args.small, Path(tmp) / "small", recipes, sampler)
         large = measure(args.large, Path(tmp) / "large", recipes, sampler)
     print(f"{'stage':28s} {'small MiB':>10s} {'large MiB':>10s} {'bytes/added doc':>16s}")
