@@ -104,14 +104,19 @@ def test_a_sound_shard_set_is_checked_shard_by_shard(tmp_path):
     assert {r["element_count"] for r in outcome.results} == {4}  # GX on one summary row a shard
 
 
-def test_a_damaged_shard_set_gets_the_whole_set_report(tmp_path):
-    cref, oref, sref = _shard_set(tmp_path)
+def _tamper_and_repeat(sref: ShardSetRef) -> None:
+    """Row 3 of shard 1 gets another text, and shard 2 is overwritten with shard 1."""
     first, second = sref.shards[0], sref.shards[1]
     table = pq.read_table(first.path)
     texts = table.column("text").to_pylist()
     texts[3] = "tampered"
     pq.write_table(table.set_column(1, "text", pa.array(texts)), first.path)
-    pq.write_table(pq.read_table(first.path), second.path)  # shard 2 repeats shard 1
+    pq.write_table(pq.read_table(first.path), second.path)
+
+
+def test_a_damaged_shard_set_gets_the_whole_set_report(tmp_path):
+    cref, oref, sref = _shard_set(tmp_path)
+    _tamper_and_repeat(sref)
     outcome = check_shard_set(cref, oref, sref)
     assert not outcome.passed
     assert "checked" not in outcome.metadata  # the whole-set report, every position
@@ -132,12 +137,7 @@ def test_a_large_damaged_set_is_reported_from_its_per_shard_counts(tmp_path, mon
     counts per shard and the first offenders, with no whole-set arrays."""
     monkeypatch.setattr(content, "WHOLE_SET_ROWS", 0)
     cref, oref, sref = _shard_set(tmp_path)
-    first, second = sref.shards[0], sref.shards[1]
-    table = pq.read_table(first.path)
-    texts = table.column("text").to_pylist()
-    texts[3] = "tampered"
-    pq.write_table(table.set_column(1, "text", pa.array(texts)), first.path)
-    pq.write_table(pq.read_table(first.path), second.path)  # shard 2 repeats shard 1
+    _tamper_and_repeat(sref)
     outcome = check_shard_set(cref, oref, sref)
     assert not outcome.passed
     meta = outcome.metadata

@@ -20,12 +20,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BOUND_MB = 80
 
 
-def _rss_mb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) // 1024
-    return 0
+def _peak_mb(proc: subprocess.Popen, start: int = 0) -> int:
+    """Peak resident set of a running process's whole tree until it exits, sampled from
+    outside every 5 ms."""
+    from curation.machine import tree_resident_bytes
+
+    peak = start
+    while proc.poll() is None:
+        try:
+            peak = max(peak, tree_resident_bytes(proc.pid) >> 20)
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.005)
+    return peak
 
 
 def test_the_shard_check_stays_within_a_bound_on_long_ids(tmp_path):
@@ -35,13 +42,10 @@ def test_the_shard_check_stays_within_a_bound_on_long_ids(tmp_path):
         [*cmd, "400000", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert proc.stdout.readline().strip() == "measure", proc.stderr.read()[-2000:]
-    baseline = peak = _rss_mb(proc.pid)
-    while proc.poll() is None:
-        try:
-            peak = max(peak, _rss_mb(proc.pid))
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.005)
+    from curation.machine import tree_resident_bytes
+
+    baseline = tree_resident_bytes(proc.pid) >> 20
+    peak = _peak_mb(proc, baseline)
     out, err = proc.communicate()
     assert proc.returncode == 0 and "done" in out, err[-2000:]
     print(f"grew {peak - baseline} MB over {baseline} MB")
@@ -50,19 +54,11 @@ def test_the_shard_check_stays_within_a_bound_on_long_ids(tmp_path):
 
 def _tree_peak_mb(cmd: list[str], env: dict, cwd: Path | None = None) -> int:
     """Peak resident set of a command's whole process tree, sampled from outside."""
-    from curation.machine import tree_resident_bytes
-
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, tree_resident_bytes(proc.pid))
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.01)
+    peak = _peak_mb(proc)
     out, err = proc.communicate()
     assert proc.returncode == 0, (out + err).decode()[-3000:]
-    return peak >> 20
+    return peak
 
 
 @pytest.mark.parametrize("id_bytes", [8, 48])
