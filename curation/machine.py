@@ -19,6 +19,25 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def memory_bytes() -> int | None:
+    """What this machine (or the cgroup this process runs in) lets it hold; None when
+    unknown. A container's limit is smaller than the host's RAM that /proc/meminfo shows."""
+    limits = []
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    try:
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
 def resident_bytes() -> int:
     """Bytes this process holds now (resident set, /proc/self/statm); where there is no
     /proc (macOS) the peak resident set, the best bound available."""

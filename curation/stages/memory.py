@@ -18,6 +18,7 @@ import math
 import pyarrow.parquet as pq
 
 from curation.corpus.read import list_corpus_files
+from curation.machine import memory_bytes
 from curation.project import Project
 
 MiB = 1 << 20
@@ -51,11 +52,19 @@ def memory_needed_mb(documents: int, id_bytes: float) -> int:
 
 
 def memory_problem(project: Project, uri: str) -> str | None:
-    """Why the memory setting cannot hold the parquet corpus at ``uri`` (None: it can)."""
+    """Why the memory setting cannot hold the parquet corpus at ``uri``, or why this
+    machine cannot give the setting (under the local engine); None when both hold."""
     documents, id_bytes = footer_size(uri, project.corpus.id_column)
     need = memory_needed_mb(documents, id_bytes)
     have = project.run.memory_limit_mb
     if need <= have:
+        machine = memory_bytes()
+        if project.run.engine == "local" and machine and have * MiB > machine:
+            return (
+                f"{have:,} MiB is more than this machine lets the run hold "
+                f"({machine // MiB:,} MiB); the run would be killed for memory, not refused. "
+                f"Lower it (this corpus needs {need:,}) or run on a larger machine"
+            )
         return None
     return (
         f"{have} MiB cannot hold {documents:,} documents: the stages that keep a few arrays "

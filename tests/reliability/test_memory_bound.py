@@ -143,3 +143,30 @@ def test_curation_run_on_a_million_documents_keeps_to_the_shipped_setting(tmp_pa
     grew = peaks[1_000_000] - peaks[2_000]
     print(f"grew {grew} MiB over {peaks[2_000]} MiB")
     assert grew <= 512, f"grew {grew} MiB over the run on 2,000 documents; setting 512 MiB"
+
+
+def test_a_setting_the_machine_cannot_give_is_refused(tmp_path, monkeypatch):
+    """A setting above what the machine (or its cgroup) lets the run hold would end in the
+    kernel killing the run, not in a refusal: the pre-flight says so first."""
+    from curation.project import parse_project
+    from curation.stages import memory
+    from curation.stages.preflight import project_problems
+
+    base = tmp_path / "small"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    job = [sys.executable, str(ROOT / "tests/reliability/run_job.py")]
+    subprocess.run([*job, "make", str(base), "2000", "8"], env=env, check=True)
+    monkeypatch.setattr(memory, "memory_bytes", lambda: 1 << 30)
+    project = parse_project(
+        {
+            "corpus": {"uri": str(base / "corpus")},
+            "scores": {"uri": str(base / "scores"), "columns": ["quality"]},
+            "storage": {"root": str(tmp_path / "root")},
+            "run": {"memory_limit_mb": 2048},
+            "recipes": [{"name": "r", "method": "str"}],
+        }
+    )
+    problems = project_problems(project, "curation.yaml")
+    assert any(
+        "2,048 MiB is more than this machine lets the run hold (1,024 MiB)" in p for p in problems
+    )
