@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from curation.machine import release_memory, tree_resident_bytes  # noqa: E402
 from curation.project import parse_project  # noqa: E402
 from curation.stages.corpus import build_corpus  # noqa: E402
+from curation.stages.memory import footer_size, memory_needed_mb  # noqa: E402
 from curation.stages.ordering import check_recipe_ordering, compute_ordering  # noqa: E402
 from curation.stages.scores import build_scores, check_scores  # noqa: E402
 from curation.stages.shards import build_shard_set, check_shard_sets  # noqa: E402
@@ -80,7 +81,7 @@ def measure(corpus_dir: str, work: Path, recipes: list[str], sampler: Sampler) -
             "corpus": {"uri": corpus_dir},
             "scores": {"uri": str(scores), "columns": ["quality"]},
             "storage": {"root": str(work / "root")},
-            "run": {"memory_limit_mb": 1024},
+            "run": {"memory_limit_mb": max(1024, memory_needed_mb(*footer_size(corpus_dir, "id")))},
             "recipes": [{"name": r, **RECIPES[r]} for r in recipes],
         }
     )

@@ -6,10 +6,11 @@ stage must hold whole: the scores and the permutation the ordering sorts, the co
 fingerprints the shard check compares, and the id column the score join and the ordering
 table read. ``run.memory_limit_mb`` covers those too, so a corpus too large for the
 setting is refused before any work, naming the setting it needs, instead of running past
-it. Measured on these machines (``bench/memory_stages.py``, ``tests/reliability/
-test_memory_bound.py``): the hungriest stage, the scores with their coverage join, holds
-~310 bytes a document with 8-byte ids and ~480 with 48-byte ids; the shard check ~20
-whatever the ids or recipes. The interpreter and libraries (~0.6 GB, GX and torch
+it. Measured on these machines (``bench/memory_stages.py``, 10^6 -> 3x10^6 documents
+with 8-byte ids): the hungriest stages, the score join and its check and the ordering
+with its metrics, hold ~175 bytes per added document; the corpus ~120; the shard check of
+every recipe ~11. Small runs pay a fixed part on top (thread pools, GX contexts), which
+:data:`WORKING_MB` covers. The interpreter and libraries (~0.6 GB, GX and torch
 included) are not part of the setting.
 """
 
@@ -22,12 +23,12 @@ from curation.machine import memory_bytes
 from curation.project import Project
 
 MiB = 1 << 20
-#: bytes a document that the hungriest stage holds besides its id (numpy arrays)
-PER_DOCUMENT = 288
+#: bytes a document that the hungriest stage holds besides its ids (~175 measured, 8-byte ids)
+PER_DOCUMENT = 160
 #: copies of the id column a stage may hold at once (read, normalised, taken, joined)
-ID_COPIES = 6
-#: room for the batches, buffers and checks every stage uses whatever the corpus size
-WORKING_MB = 64
+ID_COPIES = 4
+#: room for the batches, buffers, pools and checks every stage uses whatever the corpus size
+WORKING_MB = 96
 
 
 def footer_size(uri: str, id_column: str) -> tuple[int, float]:
