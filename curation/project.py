@@ -121,7 +121,9 @@ class StorageSpec(_Strict):
 class RunSpec(_Strict):
     """Resources one run may use."""
 
-    memory_limit_mb: int = Field(512, ge=96)  # curation.stages.memory.WORKING_MB and room for a row
+    memory_limit_mb: int = Field(
+        512, ge=160
+    )  # curation.stages.memory.WORKING_MB and room for a row
     rows_per_shard: int | None = Field(None, ge=1)  # None: shards of ``shard_mb`` each
     shard_mb: int = Field(256, ge=1)  # uncompressed MiB per output shard
     shard_steps: int = Field(2, ge=1)  # scatter and write units per recipe, at most

@@ -73,7 +73,7 @@ def project_raw(bucket: str, engine: str, address: str | None) -> dict:
         "corpus": {"uri": f"{bucket}/corpus"},
         "scores": {"scorers": ["length"]},
         "storage": {"root": f"{bucket}/root-{engine}", "dataset_prefix": "cluster"},
-        "run": {"rows_per_shard": 400, "engine": engine, "memory_limit_mb": 128},
+        "run": {"rows_per_shard": 400, "engine": engine, "memory_limit_mb": 256},
         "ray": {"address": address, "object_store_mb": 128},
         "recipes": RECIPES,
     }

@@ -96,12 +96,12 @@ def test_a_corpus_the_setting_cannot_hold_is_refused_before_any_work(tmp_path):
             "corpus": {"uri": str(base / "corpus")},
             "scores": {"uri": str(base / "scores"), "columns": ["quality"]},
             "storage": {"root": str(tmp_path / "root")},
-            "run": {"memory_limit_mb": 128},
+            "run": {"memory_limit_mb": 160},
             "recipes": [{"name": "r", "method": "str"}],
         }
     )
     problems = project_problems(project, "curation.yaml")
-    assert any("run.memory_limit_mb: 128 MiB cannot hold 400,000 documents" in p for p in problems)
+    assert any("run.memory_limit_mb: 160 MiB cannot hold 400,000 documents" in p for p in problems)
     try:
         build_corpus(project)
     except PreflightError as exc:
