@@ -31,7 +31,8 @@ class _Expected:
 
     def __init__(self, ordering: OrderingRef) -> None:
         loc = resolve(ordering.uri)
-        file = pq.ParquetFile(loc.fs.open_input_file(loc.path), pre_buffer=False)
+        self._handle = loc.fs.open_input_file(loc.path)
+        file = pq.ParquetFile(self._handle, pre_buffer=False)
         self._schema = pa.schema([file.schema_arrow.field(name) for name in ("id", "row")])
         self._batches = file.iter_batches(batch_size=BATCH_ROWS, columns=["id", "row"])
         self._pending: list[pa.RecordBatch] = []
@@ -59,6 +60,7 @@ class _Expected:
         for batch in self._batches:
             left += batch.num_rows
         self._pending, self._held = [], 0
+        self._handle.close()
         return left
 
 
