@@ -26,7 +26,7 @@ from assets.quiet import our_dagster_features
 from assets.resources import ProjectResource
 from curation.plots import histogram_png
 from curation.refs import CorpusRef, ScoresRef
-from curation.stages.scores import SCORE, build_scores, check_scores
+from curation.stages.scores import build_scores, check_scores
 
 
 def build_scores_assets(project):
@@ -48,7 +48,7 @@ def build_scores_assets(project):
             f"{'' if proj.scores.uri else ' on the ' + proj.run.engine + ' engine'}"
         )
         ref, report = build_scores(proj, raw_corpus)
-        values = ref.read_table().column(SCORE).to_numpy(zero_copy_only=False).astype(np.float64)
+        values = ref.read_scores()  # the driving column only, for the histogram
         columns = report.get("columns", {})
         with our_dagster_features():  # data_version
             out = Output(

@@ -64,6 +64,12 @@ class ScoresRef:
         loc = resolve(self.uri)
         return pq.read_table(loc.path, filesystem=loc.fs, columns=["id", column or self.column])
 
+    def read_scores(self) -> np.ndarray:
+        """The driving score column alone, in table order (float64): no ids read."""
+        loc = resolve(self.uri)
+        table = pq.read_table(loc.path, filesystem=loc.fs, columns=[self.column])
+        return table.column(0).to_numpy().astype(np.float64, copy=False)
+
     @property
     def raw_columns(self) -> list[str] | None:
         """The score table's own columns (None for a ref made before they were recorded)."""

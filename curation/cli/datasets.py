@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from curation import publish
+from curation.cli.deletion import dry_run_or_delete
 from curation.warnings_capture import captured_warnings
 
 
@@ -210,16 +211,12 @@ def _prune(args: argparse.Namespace) -> int:
     ]
     if rows:
         _table(rows, ("dataset", "version", "published", "size", "action", "why"))
-    total = sum(i.bytes for i in gone) / 2**20
-    if not args.yes:
-        print(
-            f"dry run: {len(gone)} version(s), {total:.1f} MiB would be freed; "
-            "rerun with --yes to delete"
-        )
-        return 0
-    freed = apply_prune(args.root, items) / 2**20
-    print(f"deleted {len(gone)} version(s), {freed:.1f} MiB freed")
-    return 0
+    return dry_run_or_delete(
+        f"{len(gone)} version(s)",
+        sum(i.bytes for i in gone),
+        args.yes,
+        lambda: apply_prune(args.root, items),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@ current materializations use; a dry run unless ``--yes``."""
 
 import argparse
 
+from curation.cli.deletion import dry_run_or_delete
 from curation.storage.workarea import apply_clean, parse_age, plan_clean
 
 
@@ -34,13 +35,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
             counts[2] += e.bytes
     for kind, (n, old, size) in sorted(by_kind.items()):
         print(f"  {kind:10s} {n:4d} entries, {old:4d} to delete ({size / 2**20:.1f} MiB)")
-    total = sum(e.bytes for e in gone) / 2**20
-    if not args.yes:
-        print(
-            f"dry run: {len(gone)} entries, {total:.1f} MiB would be freed under {root}; "
-            "rerun with --yes to delete"
-        )
-        return 0
-    freed = apply_clean(entries) / 2**20
-    print(f"deleted {len(gone)} entries, {freed:.1f} MiB freed under {root}")
-    return 0
+    return dry_run_or_delete(
+        f"{len(gone)} entries",
+        sum(e.bytes for e in gone),
+        args.yes,
+        lambda: apply_clean(entries),
+        where=root,
+    )

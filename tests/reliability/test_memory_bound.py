@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # and pre-buffered files grew it by ~150 MB, and the unchunked hasher by ~390 MB more
 BOUND_MB = 80
 
+JOB = [sys.executable, str(ROOT / "tests/reliability/run_job.py")]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
 
 def _peak_mb(proc: subprocess.Popen, start: int = 0) -> int:
     """Peak resident set of a running process's whole tree until it exits, sampled from
@@ -36,7 +39,7 @@ def _peak_mb(proc: subprocess.Popen, start: int = 0) -> int:
 
 
 def test_the_shard_check_stays_within_a_bound_on_long_ids(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = ENV
     cmd = [sys.executable, str(ROOT / "tests/reliability/memory_job.py"), str(tmp_path)]
     proc = subprocess.Popen(
         [*cmd, "400000", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -61,6 +64,24 @@ def _tree_peak_mb(cmd: list[str], env: dict, cwd: Path | None = None) -> int:
     return peak
 
 
+def _make(base: Path, n: int, id_bytes: int = 8, words: int = 6) -> None:
+    """A corpus of ``n`` documents and its score table under ``base`` (run_job.py make)."""
+    subprocess.run(
+        [*JOB, "make", str(base), str(n), str(id_bytes), str(words)], env=ENV, check=True
+    )
+
+
+def _project(base: Path, memory_mb: int, root: Path, recipes: list | None = None) -> dict:
+    """The project file's values for the corpus :func:`_make` wrote."""
+    return {
+        "corpus": {"uri": str(base / "corpus")},
+        "scores": {"uri": str(base / "scores"), "columns": ["quality"]},
+        "storage": {"root": str(root)},
+        "run": {"memory_limit_mb": memory_mb},
+        "recipes": recipes or [{"name": "r", "method": "str"}],
+    }
+
+
 @pytest.mark.parametrize("id_bytes", [8, 48])
 def test_a_whole_run_keeps_to_the_memory_setting_the_preflight_asks_for(tmp_path, id_bytes):
     """Nine recipes published over 3x10^5 documents, under the smallest setting the
@@ -69,14 +90,12 @@ def test_a_whole_run_keeps_to_the_memory_setting_the_preflight_asks_for(tmp_path
     ids too: joining the scores on the ids themselves held them several times over."""
     from curation.stages.memory import footer_size, memory_needed_mb
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    job = [sys.executable, str(ROOT / "tests/reliability/run_job.py")]
     peaks, settings = {}, {}
     for n in (2_000, 300_000):
         base = tmp_path / str(n)
-        subprocess.run([*job, "make", str(base), str(n), str(id_bytes)], env=env, check=True)
+        _make(base, n, id_bytes)
         settings[n] = memory_needed_mb(*footer_size(str(base / "corpus"), "id"))
-        peaks[n] = _tree_peak_mb([*job, "run", str(base), str(settings[n])], env)
+        peaks[n] = _tree_peak_mb([*JOB, "run", str(base), str(settings[n])], ENV)
     grew = peaks[300_000] - peaks[2_000]
     print(f"setting {settings[300_000]} MiB, grew {grew} MiB over {peaks[2_000]} MiB")
     assert grew <= settings[300_000], f"grew {grew} MiB, setting {settings[300_000]} MiB"
@@ -88,18 +107,8 @@ def test_a_corpus_the_setting_cannot_hold_is_refused_before_any_work(tmp_path):
     from curation.stages.preflight import PreflightError, project_problems
 
     base = tmp_path / "big"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    job = [sys.executable, str(ROOT / "tests/reliability/run_job.py")]
-    subprocess.run([*job, "make", str(base), "400000", "8"], env=env, check=True)
-    project = parse_project(
-        {
-            "corpus": {"uri": str(base / "corpus")},
-            "scores": {"uri": str(base / "scores"), "columns": ["quality"]},
-            "storage": {"root": str(tmp_path / "root")},
-            "run": {"memory_limit_mb": 160},
-            "recipes": [{"name": "r", "method": "str"}],
-        }
-    )
+    _make(base, 400_000)
+    project = parse_project(_project(base, 160, tmp_path / "root"))
     problems = project_problems(project, "curation.yaml")
     assert any("run.memory_limit_mb: 160 MiB cannot hold 400,000 documents" in p for p in problems)
     try:
@@ -121,23 +130,14 @@ def test_curation_run_on_a_million_documents_keeps_to_the_shipped_setting(tmp_pa
 
     from tests.reliability.run_job import RECIPES
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    job = [sys.executable, str(ROOT / "tests/reliability/run_job.py")]
     peaks = {}
     for n in (2_000, 1_000_000):
         base = tmp_path / str(n)
-        make = [*job, "make", str(base), str(n), "8", "40"]  # ~250-byte texts
-        subprocess.run(make, env=env, check=True)
-        project = {
-            "corpus": {"uri": str(base / "corpus")},
-            "scores": {"uri": str(base / "scores"), "columns": ["quality"]},
-            "storage": {"root": str(base / "root")},
-            "run": {"memory_limit_mb": 512},
-            "recipes": RECIPES,
-        }
+        _make(base, n, words=40)  # ~250-byte texts
+        project = _project(base, 512, base / "root", RECIPES)
         (base / "curation.yaml").write_text(yaml.safe_dump(project))
         run = [sys.executable, "-m", "curation.cli", "run", "--config", str(base / "curation.yaml")]
-        home = {**env, "DAGSTER_HOME": str(base / "dagster")}
+        home = {**ENV, "DAGSTER_HOME": str(base / "dagster")}
         (base / "dagster").mkdir()
         peaks[n] = _tree_peak_mb([*run, "--quiet"], home, cwd=ROOT)
     grew = peaks[1_000_000] - peaks[2_000]
@@ -153,19 +153,9 @@ def test_a_setting_the_machine_cannot_give_is_refused(tmp_path, monkeypatch):
     from curation.stages.preflight import project_problems
 
     base = tmp_path / "small"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    job = [sys.executable, str(ROOT / "tests/reliability/run_job.py")]
-    subprocess.run([*job, "make", str(base), "2000", "8"], env=env, check=True)
+    _make(base, 2_000)
     monkeypatch.setattr(memory, "memory_bytes", lambda: 1 << 30)
-    project = parse_project(
-        {
-            "corpus": {"uri": str(base / "corpus")},
-            "scores": {"uri": str(base / "scores"), "columns": ["quality"]},
-            "storage": {"root": str(tmp_path / "root")},
-            "run": {"memory_limit_mb": 2048},
-            "recipes": [{"name": "r", "method": "str"}],
-        }
-    )
+    project = parse_project(_project(base, 2048, tmp_path / "root"))
     problems = project_problems(project, "curation.yaml")
     assert any(
         "2,048 MiB is more than this machine lets the run hold (1,024 MiB)" in p for p in problems
